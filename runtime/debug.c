@@ -1,0 +1,196 @@
+/*
+ * debug.c — what the runtime says when things go wrong: panics, thread reports (the
+ * deadlock report, dumps), and the stack overflow report.
+ *
+ * Everything here writes with the raw write system call into a stack buffer: it runs in
+ * signal handlers and inside hooks, where stdio, malloc or a hooked write() could recurse
+ * or deadlock.
+ *
+ * Overflow: every green stack has a guard region below it (stack.c).  A SIGSEGV whose
+ * address lies in the running green thread's guard is reported with the thread's number,
+ * name and stack size and the setting to raise; then the previous disposition is put back
+ * and the faulting instruction runs again, so the program dies of SIGSEGV exactly as
+ * before (core dump included) or reaches the handler it had installed.  The handler runs
+ * on an alternate signal stack, because the faulting stack is by definition full.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define ALTSTACK_SIZE (64u * 1024)
+
+static void vsay(const char *prefix, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "green: %s", prefix);
+
+    if (n < 0 || (size_t)n >= sizeof buf)
+        n = 0;
+    int m = vsnprintf(buf + n, sizeof buf - n, fmt, ap);
+    n = m < 0 ? n : (size_t)(n + m) >= sizeof buf - 1 ? (int)sizeof buf - 2 : n + m;
+    buf[n++] = '\n';
+    for (char *p = buf; n > 0;) {
+        ssize_t w = syscall(SYS_write, 2, p, (size_t)n);
+        if (w <= 0)
+            break;
+        p += w;
+        n -= (int)w;
+    }
+}
+
+void green__say(const char *fmt, ...)
+{
+    va_list ap;
+    int saved = errno;
+
+    va_start(ap, fmt);
+    vsay("", fmt, ap);
+    va_end(ap);
+    errno = saved;
+}
+
+void green__panic(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsay("internal error: ", fmt, ap);
+    va_end(ap);
+    abort();
+}
+
+/* "waits on ..." for one thread, into buf. */
+static void describe_wait(const struct green_thread *t, char *buf, size_t len)
+{
+    const struct green__wait *w = &t->wait;
+    int n = 0;
+
+    switch (w->kind) {
+    case GREEN_WAIT_FD:
+        n = snprintf(buf, len, "fd %d for %s%s%s", w->fd, w->events & GREEN_READ ? "read" : "",
+                     w->events == (GREEN_READ | GREEN_WRITE) ? "+" : "",
+                     w->events & GREEN_WRITE ? "write" : "");
+        break;
+    case GREEN_WAIT_CHILD:
+        n = snprintf(buf, len, "child pid %d", w->fd);
+        break;
+    case GREEN_WAIT_JOIN: {
+        const struct green_thread *j = w->obj;
+        n = snprintf(buf, len, "join of #%llu \"%s\"", (unsigned long long)j->seq, j->name);
+        break;
+    }
+    case GREEN_WAIT_SLEEP:
+        n = snprintf(buf, len, "sleep");
+        break;
+    case GREEN_WAIT_OTHER:
+        n = snprintf(buf, len, "%s", w->desc ? w->desc : "a call");
+        break;
+    case GREEN_WAIT_EXITED:
+        n = snprintf(buf, len, "the other green threads to end (main called green_exit)");
+        break;
+    default:
+        n = snprintf(buf, len, "%s %p", green__wait_name(w->kind), w->obj);
+        break;
+    }
+    if (n >= 0 && (size_t)n < len && w->deadline != GREEN_NO_DEADLINE && w->kind != GREEN_WAIT_NONE) {
+        int64_t left = w->deadline - green_now();
+        snprintf(buf + n, len - n, ", deadline in %.3f s", left > 0 ? left / 1e9 : 0.);
+    }
+}
+
+void green__report_threads(const char *headline)
+{
+    struct green__local *l = green__local_peek();
+    struct green__list *n;
+
+    green__say("%s", headline);
+    if (!l)
+        return;
+    for (n = l->sched.all.next; n != &l->sched.all; n = n->next) {
+        struct green_thread *t = green__container_of(n, struct green_thread, all);
+        char what[160] = "";
+        if (t->state == GREEN_WAITING)
+            describe_wait(t, what, sizeof what);
+        green__say("  #%llu%s%s%s %s%s%s%s", (unsigned long long)t->seq, t->name[0] ? " \"" : "",
+                   t->name, t->name[0] ? "\"" : "", green__state_name(t->state),
+                   t->state == GREEN_WAITING ? " on " : "", what,
+                   t->killed ? " (killed)" : "");
+    }
+}
+
+/* --------------------------------------------------------------- overflow */
+
+static struct sigaction previous;
+static int handler_installed;
+static unsigned handler_lock;
+
+static void restore_previous(void)
+{
+    sigaction(SIGSEGV, &previous, NULL);
+}
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+    struct green__local *l = green__local_peek();
+    struct green_thread *t = l ? l->sched.current : NULL;
+    char *addr = si->si_addr;
+
+    if (t && t->stack.guard && addr < t->stack.lo && addr >= t->stack.lo - t->stack.guard) {
+        size_t now = green__config()->stack_size;
+        green__say("stack overflow in green thread #%llu \"%s\": it used up its %zu KiB "
+                   "stack (fault at %p, in the guard page below it)",
+                   (unsigned long long)t->seq, t->name, t->stack.size >> 10, (void *)addr);
+        green__say("raise the stack size: GREEN_STACK_SIZE (now %zuk, e.g. "
+                   "GREEN_STACK_SIZE=%zuk), green_attr_t.stack_size or "
+                   "pthread_attr_setstacksize", now >> 10, (t->stack.size >> 10) * 4);
+        restore_previous();
+        return;
+    }
+    if (previous.sa_flags & SA_SIGINFO) {
+        if (previous.sa_sigaction) {
+            previous.sa_sigaction(sig, si, uc);
+            return;
+        }
+    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+        previous.sa_handler(sig);
+        return;
+    }
+    restore_previous(); /* default: the instruction faults again and the process dies */
+}
+
+void green__overflow_init(void)
+{
+    stack_t ss;
+
+    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE)) {
+        void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            ss.ss_sp = p;
+            ss.ss_size = ALTSTACK_SIZE;
+            ss.ss_flags = 0;
+            sigaltstack(&ss, NULL);
+        }
+    }
+    green__spin_lock(&handler_lock);
+    if (!handler_installed) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_segv;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        green__runtime_enter();
+        sigaction(SIGSEGV, &sa, &previous);
+        green__runtime_leave();
+        handler_installed = 1;
+    }
+    green__spin_unlock(&handler_lock);
+}

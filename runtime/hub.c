@@ -1,0 +1,467 @@
+/*
+ * hub.c — the only file that includes ev.h: one libev loop per OS thread, run by the hub
+ * green thread whenever no other green thread is ready.
+ *
+ * Operations (each parks the calling green thread; all run on its own OS thread):
+ *   green__hub_wait_fd(fd, events, deadline)  -> ready events (> 0), -ETIMEDOUT, -EBADF
+ *                                                (closed under us, or libev found the fd
+ *                                                invalid), -ECANCELED, -EDEADLK
+ *   green__hub_park_until(deadline)           -> the code of whoever readied the thread,
+ *                                                or -ETIMEDOUT
+ *   green__hub_wait_child(pid, deadline)      -> 0 when the child has exited, -ECHILD,
+ *                                                -ETIMEDOUT, ...
+ *   green__hub_fd_closing(fd)                 wakes every waiter on fd with -EBADF and
+ *                                                stops its watcher before the number can
+ *                                                be reused ("the special problem of
+ *                                                disappearing file descriptors" in libev's
+ *                                                manual)
+ *   green__hub_post(home, waiter)             from any OS thread: queue a claimed
+ *                                                waiter's wake and ev_async_send the home
+ *                                                hub, which delivers it on its own thread
+ *
+ * Watchers live on the waiting thread's stack and are stopped before the wait returns.
+ * Timers: libev schedules a timer against its cached monotonic time, so the loop's time is
+ * refreshed before arming, and a timer that fires before its deadline (a cached time, a
+ * rounding) is re-armed for the rest: no wait ever ends early.
+ *
+ * Deadlock: the hub only blocks when nothing is runnable.  It counts the waits that an fd,
+ * a timer or a pool job in flight will end (`wakers`); at zero, nothing in this loop can
+ * ever wake a green thread of this OS thread.  (libev keeps such a count too, but does not
+ * export it.)  The async watcher is unreferenced, so that at zero EVRUN_ONCE would not
+ * block; the hub then references the loop for one blocking pass.  If, besides,
+ * no other OS thread could post a wake (no other hub, no OS thread outside the pool), the
+ * waits are deadlocked and green__sched_check_deadlock fails them; otherwise the hub
+ * blocks on the async watcher alone.
+ *
+ * ev_child is not used for children: libev only offers it on the default loop, which the
+ * program may own, and it takes SIGCHLD.  A pidfd (Linux 5.3+) is an fd like any other.
+ *
+ * Every libc call libev makes from the hub goes to the real function: a hook sees that the
+ * hub, not a program thread, is running.  Calls the runtime makes from a program green
+ * thread (creating the loop, ev_async_send, closing a pidfd) are bracketed with
+ * green__runtime_enter/leave for the same reason.
+ */
+#define _GNU_SOURCE
+#include <ev.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Idle stacks given back per hub pass, so trimming never delays the hub for long. */
+#define TRIM_BATCH 64
+
+struct fd_wait;
+
+struct green__hub {
+    struct ev_loop *loop;
+    ev_async async;
+    unsigned post_lock;
+    struct green__waiter *post_head, *post_tail;
+    struct fd_wait **fds; /* waiters per descriptor, for green__hub_fd_closing */
+    size_t nfds;
+    size_t wakers;        /* waits that an fd, a timer or a pool job will end */
+};
+
+struct timer_wait {
+    ev_timer timer;
+    int64_t deadline;
+    struct green_thread *thread;
+};
+
+struct fd_wait {
+    ev_io io;
+    struct green_thread *thread;
+    struct fd_wait *next, *prev;
+};
+
+int green__hubs_alive;
+
+/* ------------------------------------------------------------------ timers */
+
+static void arm(struct ev_loop *loop, struct timer_wait *tw)
+{
+    int64_t left = tw->deadline - green_now();
+
+    ev_timer_set(&tw->timer, left > 0 ? (double)left / 1e9 : 0., 0.);
+    ev_timer_start(loop, &tw->timer);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct timer_wait *tw = (struct timer_wait *)w;
+
+    (void)revents;
+    if (green_now() < tw->deadline) {
+        arm(loop, tw);
+        return;
+    }
+    green__sched_ready(tw->thread, -ETIMEDOUT);
+}
+
+static void timer_start(struct green__hub *h, struct timer_wait *tw, int64_t deadline)
+{
+    tw->deadline = deadline;
+    tw->thread = green__current();
+    ev_init(&tw->timer, timer_cb);
+    ev_now_update(h->loop);
+    arm(h->loop, tw);
+}
+
+int green__hub_park_until(int64_t deadline)
+{
+    struct green__hub *h = green__local()->hub;
+    struct timer_wait tw;
+    int r;
+
+    if (deadline == GREEN_NO_DEADLINE)
+        return green__sched_park();
+    timer_start(h, &tw, deadline);
+    h->wakers++;
+    r = green__sched_park();
+    h->wakers--;
+    ev_timer_stop(h->loop, &tw.timer);
+    return r;
+}
+
+/* --------------------------------------------------------------------- fds */
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct fd_wait *fw = (struct fd_wait *)w;
+    int events = (revents & EV_READ ? GREEN_READ : 0) | (revents & EV_WRITE ? GREEN_WRITE : 0);
+
+    (void)loop;
+    green__sched_ready(fw->thread, revents & EV_ERROR ? -EBADF : events);
+}
+
+static int fd_link(struct green__hub *h, struct fd_wait *fw, int fd)
+{
+    if ((size_t)fd >= h->nfds) {
+        size_t n = h->nfds ? h->nfds : 64;
+        struct fd_wait **p;
+        while (n <= (size_t)fd)
+            n *= 2;
+        p = realloc(h->fds, n * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        memset(p + h->nfds, 0, (n - h->nfds) * sizeof *p);
+        h->fds = p;
+        h->nfds = n;
+    }
+    fw->prev = NULL;
+    fw->next = h->fds[fd];
+    if (fw->next)
+        fw->next->prev = fw;
+    h->fds[fd] = fw;
+    return 0;
+}
+
+static void fd_unlink(struct green__hub *h, struct fd_wait *fw, int fd)
+{
+    if (fw->prev)
+        fw->prev->next = fw->next;
+    else
+        h->fds[fd] = fw->next;
+    if (fw->next)
+        fw->next->prev = fw->prev;
+}
+
+/* Wait for fd; the green thread's wait record says kind (an fd, or a child's pidfd). */
+static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait desc)
+{
+    struct green__hub *h = green__local()->hub;
+    struct green_thread *t = green__current();
+    struct fd_wait fw;
+    struct timer_wait tw;
+    int r;
+
+    if (fd < 0)
+        return -EBADF;
+    if (!(events & (GREEN_READ | GREEN_WRITE)))
+        return -EINVAL;
+    if (fd_link(h, &fw, fd) < 0)
+        return -ENOMEM;
+    fw.thread = t;
+    ev_io_init(&fw.io, io_cb, fd,
+               (events & GREEN_READ ? EV_READ : 0) | (events & GREEN_WRITE ? EV_WRITE : 0));
+    ev_io_start(h->loop, &fw.io);
+    if (deadline != GREEN_NO_DEADLINE)
+        timer_start(h, &tw, deadline);
+    t->wait = desc;
+    h->wakers++;
+    r = green__sched_park();
+    h->wakers--;
+    ev_io_stop(h->loop, &fw.io);
+    if (deadline != GREEN_NO_DEADLINE)
+        ev_timer_stop(h->loop, &tw.timer);
+    fd_unlink(h, &fw, fd);
+    return r;
+}
+
+int green__hub_wait_fd(int fd, int events, int64_t deadline)
+{
+    return wait_fd_as(fd, events, deadline,
+                      (struct green__wait){.kind = GREEN_WAIT_FD, .killable = 1, .fd = fd,
+                                           .events = events, .deadline = deadline});
+}
+
+void green__hub_fd_closing(int fd)
+{
+    struct green__local *l = green__local_peek();
+    struct green__hub *h = l ? l->hub : NULL;
+
+    if (!h || fd < 0 || (size_t)fd >= h->nfds)
+        return;
+    for (struct fd_wait *fw = h->fds[fd]; fw; fw = fw->next) {
+        ev_io_stop(h->loop, &fw->io);
+        green__sched_ready(fw->thread, -EBADF);
+    }
+}
+
+/* ---------------------------------------------------------------- children */
+
+int green__hub_wait_child(pid_t pid, int64_t deadline)
+{
+    siginfo_t si;
+    int fd, r;
+
+    if (pid <= 0)
+        return -EINVAL;
+    /* Not a child (or reaped already): ECHILD, as waitpid would say. */
+    memset(&si, 0, sizeof si);
+    if (syscall(SYS_waitid, P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT, NULL) < 0)
+        return -errno;
+    if (si.si_pid == pid)
+        return 0;
+    fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return errno == ESRCH ? -ECHILD : -errno;
+    /* A pidfd becomes readable when the process exits.  The wait record names the pid. */
+    r = wait_fd_as(fd, GREEN_READ, deadline,
+                   (struct green__wait){.kind = GREEN_WAIT_CHILD, .killable = 1, .fd = pid,
+                                        .deadline = deadline});
+    syscall(SYS_close, fd);
+    return r > 0 ? 0 : r;
+}
+
+/* ------------------------------------------------------------ remote wakes */
+
+static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct green__hub *h = ev_userdata(loop);
+    struct green__waiter *p;
+
+    (void)w;
+    (void)revents;
+    green__spin_lock(&h->post_lock);
+    p = h->post_head;
+    h->post_head = h->post_tail = NULL;
+    green__spin_unlock(&h->post_lock);
+    while (p) {
+        struct green__waiter *next = p->post_next;
+        struct green_thread *t = p->thread;
+        int code = p->code;
+        p->delivered = 1; /* from here on the waiter may return and p may vanish */
+        green__sched_ready(t, code);
+        p = next;
+    }
+}
+
+void green__hub_post(struct green__local *home, struct green__waiter *w)
+{
+    struct green__hub *h = home->hub;
+
+    w->post_next = NULL;
+    /* ev_async_send under the lock: the home thread cannot tear the hub down (which
+     * takes this lock) between the queueing and the send. */
+    green__runtime_enter();
+    green__spin_lock(&h->post_lock);
+    if (h->post_tail)
+        h->post_tail->post_next = w;
+    else
+        h->post_head = w;
+    h->post_tail = w;
+    ev_async_send(h->loop, &h->async);
+    green__spin_unlock(&h->post_lock);
+    green__runtime_leave();
+}
+
+/* A job has no watcher of its own: its wake comes through the unreferenced async watcher,
+ * so the job references the loop to keep EVRUN_ONCE blocking while it runs. */
+void green__hub_job_begin(void)
+{
+    struct green__hub *h = green__local()->hub;
+    h->wakers++;
+    ev_ref(h->loop);
+}
+
+void green__hub_job_end(void)
+{
+    struct green__hub *h = green__local()->hub;
+    h->wakers--;
+    ev_unref(h->loop);
+}
+
+/* ------------------------------------------------------------------- hub */
+
+/* Could an OS thread other than this one and the idle pool post a wake?  Reads
+ * /proc/self/stat only when everything here waits on nothing, which is rare. */
+static int others_could_post(void)
+{
+    char buf[1024];
+    ssize_t n;
+    int fd, field = 1;
+    long threads = 0;
+    char *p;
+
+    if (__atomic_load_n(&green__hubs_alive, __ATOMIC_RELAXED) > 1)
+        return 1;
+    fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+    syscall(SYS_close, fd);
+    if (n <= 0)
+        return 1;
+    buf[n] = 0;
+    p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (!p)
+        return 1;
+    for (field = 2; *p && field < 20; p++)
+        if (*p == ' ')
+            field++;
+    threads = strtol(p, NULL, 10);
+    return threads - 1 - green__pool_threads() > 0;
+}
+
+void green__hub_main(void *arg)
+{
+    struct green__local *l = arg;
+    struct green__hub *h = l->hub;
+
+    for (;;) {
+        if (!green__list_empty(&l->sched.runq)) {
+            ev_run(h->loop, EVRUN_NOWAIT);
+        } else if (green__stack_trim(TRIM_BATCH) == TRIM_BATCH) {
+            ev_run(h->loop, EVRUN_NOWAIT); /* more to trim: poll, and come back */
+        } else if (h->wakers > 0) {
+            ev_run(h->loop, EVRUN_ONCE);
+        } else if (others_could_post() || !green__sched_check_deadlock(0)) {
+            ev_ref(h->loop);
+            ev_run(h->loop, EVRUN_ONCE);
+            ev_unref(h->loop);
+        }
+        green__sched_run_ready();
+    }
+}
+
+static void syserr(const char *msg)
+{
+    green__panic("hub: libev: %s (errno %d)", msg, errno);
+}
+
+struct green__hub *green__hub_init(struct green__local *l)
+{
+    struct green__hub *h = calloc(1, sizeof *h);
+
+    (void)l;
+    if (!h)
+        green__panic("hub: no memory");
+    ev_set_syserr_cb(syserr);
+    green__runtime_enter();
+    h->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+    if (!h->loop)
+        h->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+    if (!h->loop)
+        green__panic("hub: libev could not create a loop");
+    ev_set_userdata(h->loop, h);
+    ev_async_init(&h->async, async_cb);
+    ev_async_start(h->loop, &h->async);
+    ev_unref(h->loop);
+    green__runtime_leave();
+    __atomic_add_fetch(&green__hubs_alive, 1, __ATOMIC_RELAXED);
+    return h;
+}
+
+void green__hub_term(struct green__local *l)
+{
+    struct green__hub *h = l->hub;
+
+    __atomic_sub_fetch(&green__hubs_alive, 1, __ATOMIC_RELAXED);
+    green__spin_lock(&h->post_lock);
+    green__runtime_enter();
+    ev_ref(h->loop);
+    ev_async_stop(h->loop, &h->async);
+    ev_loop_destroy(h->loop);
+    green__runtime_leave();
+    green__spin_unlock(&h->post_lock);
+    free(h->fds);
+    free(h);
+    l->hub = NULL;
+}
+
+/* -------------------------------------------------------------- public API */
+
+GREEN_EXPORT int64_t green_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+GREEN_EXPORT int64_t green_deadline(clockid_t clock, const struct timespec *abstime)
+{
+    int64_t at = (int64_t)abstime->tv_sec * 1000000000 + abstime->tv_nsec;
+    struct timespec now;
+
+    if (clock == CLOCK_MONOTONIC)
+        return at;
+    clock_gettime(clock, &now);
+    return green_now() + (at - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec));
+}
+
+GREEN_EXPORT int green_sleep_until(int64_t deadline)
+{
+    struct green_thread *t = green__current();
+    int r;
+
+    if (deadline <= green_now())
+        return green_yield();
+    t->wait = (struct green__wait){
+        .kind = GREEN_WAIT_SLEEP, .killable = 1, .deadline = deadline};
+    r = green__hub_park_until(deadline);
+    return r == -ETIMEDOUT ? 0 : green__api_result(r);
+}
+
+GREEN_EXPORT int green_sleep(double seconds)
+{
+    if (seconds != seconds)
+        return EINVAL;
+    if (seconds <= 0)
+        return green_yield();
+    if (seconds > 9e9)
+        return green_sleep_until(GREEN_NO_DEADLINE - 1);
+    return green_sleep_until(green_now() + (int64_t)(seconds * 1e9));
+}
+
+GREEN_EXPORT int green_wait_fd(int fd, int events, int64_t deadline)
+{
+    int r = green__hub_wait_fd(fd, events, deadline);
+    return r > 0 ? 0 : green__api_result(r);
+}
+
+GREEN_EXPORT void green_close_fd(int fd)
+{
+    green__hub_fd_closing(fd);
+}
+
+GREEN_EXPORT int green_wait_child(pid_t pid, int64_t deadline)
+{
+    return green__api_result(green__hub_wait_child(pid, deadline));
+}

@@ -1,0 +1,325 @@
+/*
+ * internal.h — what the runtime's files share, and what preload/ may use.
+ *
+ * State is per OS thread: one struct green__local made of each module's part (scheduler,
+ * hub, stack cache), reached through green__local(), which builds it on first use.  A green
+ * thread belongs to the OS thread that spawned it (its `home`) for its whole life, and only
+ * that OS thread ever changes its scheduling state; other OS threads reach it only through
+ * the waiter protocol below, which hands the wake to the home hub.
+ *
+ * Errors inside the runtime are returned as -errno; the public API turns them into the
+ * positive numbers green.h documents.
+ */
+#ifndef GREEN_INTERNAL_H
+#define GREEN_INTERNAL_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "ctx.h"
+#include "green.h"
+#include "list.h"
+
+#define GREEN_EXPORT __attribute__((visibility("default")))
+#define GREEN_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GREEN_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ------------------------------------------------------------------ debug.c */
+
+/* A broken invariant: print "green: <message>" and abort, in every build. */
+void green__panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* One line "green: <message>" on stderr, written with the raw system call (safe in a
+ * signal handler and from inside any hook). */
+void green__say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print what every green thread of this OS thread is doing (deadlock report, dumps). */
+void green__report_threads(const char *headline);
+/* Install the SIGSEGV handler that turns a guard-page hit into a stack overflow report,
+ * and this OS thread's alternate signal stack.  Idempotent per OS thread. */
+void green__overflow_init(void);
+
+/* ----------------------------------------------------------------- config.c */
+
+/* Settings read once from the environment; a bad value stops the program with exit status
+ * 2 and one line naming the variable, the value and what is accepted. */
+struct green__config {
+    size_t stack_size; /* GREEN_STACK_SIZE, default 256 KiB */
+};
+const struct green__config *green__config(void);
+/* Parse a size such as "256k", "1M", "65536"; -EINVAL if malformed or out of [lo, hi]. */
+int green__parse_size(const char *s, size_t lo, size_t hi, size_t *out);
+
+/* ------------------------------------------------------------------- lock.h */
+
+/* A spinlock for the short critical sections of objects shared between OS threads (sync
+ * primitives, the hub's remote queue).  It never calls into libc, so it is safe inside
+ * hooks and cannot recurse into them. */
+void green__spin_lock_slow(unsigned *l);
+static inline void green__spin_lock(unsigned *l)
+{
+    if (GREEN_LIKELY(!__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)))
+        return;
+    green__spin_lock_slow(l);
+}
+static inline int green__spin_trylock(unsigned *l)
+{
+    return !__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE);
+}
+static inline void green__spin_unlock(unsigned *l)
+{
+    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+/* ------------------------------------------------------------------ stack.c */
+
+struct green__stack {
+    char *lo;     /* lowest usable byte; the guard region lies just below */
+    size_t size;  /* usable bytes */
+    size_t guard; /* guard bytes below lo (0: unguarded, canary at lo) */
+    unsigned flags;
+};
+#define GREEN_STACK_CHUNKED 1u /* carved from a shared chunk (never unmapped) */
+#define GREEN_STACK_CANARY 2u  /* no guard: a canary word at lo is checked at switches */
+#define GREEN_STACK_CANARY_VALUE 0x677265656e21deadULL
+
+struct green__stack_cache {
+    struct green__stack *free; /* free default-size stacks, LIFO */
+    size_t nfree, cap;
+    size_t clean;              /* free[0..clean) have given their pages back */
+    struct green__stack *odd;  /* free stacks of other sizes */
+    size_t nodd, oddcap;
+    char *chunk_next, *chunk_end; /* carving cursor in the current chunk */
+};
+int green__stack_get(struct green__stack *s, size_t size);
+void green__stack_put(struct green__stack *s);
+/* Give back the memory of up to max idle stacks beyond the warm set; returns how many. */
+size_t green__stack_trim(size_t max);
+void green__stack_term(struct green__stack_cache *c);
+/* How stacks are guarded in this process: "madvise", "mprotect" or "canary" (after the
+ * mprotect budget derived from vm.max_map_count is spent). */
+const char *green__stack_guard_mode(void);
+/* Test seam: force the mprotect fallback (as on kernels before 6.13) with a VMA budget. */
+void green__stack_force_mprotect(long budget);
+
+/* ------------------------------------------------------------------ sched.c */
+
+enum green__state {
+    GREEN_FREE = 0, /* slot free, handle stale */
+    GREEN_READY,    /* in the run queue */
+    GREEN_RUNNING,
+    GREEN_WAITING,  /* parked; only green__sched_ready moves it on */
+    GREEN_DONE      /* ended, waiting to be joined */
+};
+
+/* What a parked green thread waits on, for reports and for the deadlock check. */
+enum green__wait_kind {
+    GREEN_WAIT_NONE = 0,
+    GREEN_WAIT_FD,
+    GREEN_WAIT_SLEEP,
+    GREEN_WAIT_JOIN,
+    GREEN_WAIT_MUTEX,
+    GREEN_WAIT_COND,
+    GREEN_WAIT_RWLOCK,
+    GREEN_WAIT_SEM,
+    GREEN_WAIT_ONCE,
+    GREEN_WAIT_BARRIER,
+    GREEN_WAIT_EVENT,
+    GREEN_WAIT_POOL,
+    GREEN_WAIT_CHILD,
+    GREEN_WAIT_HANDOFF, /* a remote wake is on its way: short, never interrupted */
+    GREEN_WAIT_EXITED,  /* main after green_exit, until the others end */
+    GREEN_WAIT_OTHER    /* a preload wait; desc says what */
+};
+
+struct green__wait {
+    int kind;
+    int killable;      /* kill and deadlock may end this wait */
+    const void *obj;   /* the object waited on (mutex, cond, joined thread, ...) */
+    int fd, events;    /* GREEN_WAIT_FD: descriptor and GREEN_READ/GREEN_WRITE;
+                        * GREEN_WAIT_CHILD: fd is the child's pid */
+    int64_t deadline;  /* GREEN_NO_DEADLINE if none */
+    const char *desc;  /* GREEN_WAIT_OTHER: a short phrase */
+};
+
+struct green__local;
+
+struct green_thread {
+    struct green_ctx ctx;       /* first: the switch reaches it without arithmetic */
+    struct green__list link;    /* run queue, or the free list */
+    struct green__list all;     /* every live thread of the home OS thread */
+    struct green__local *home;
+    uint32_t slot, gen;         /* handle = (gen << 32) | slot */
+    uint8_t state, detached, killed, is_main;
+    int saved_errno;
+    int wake_code;              /* set by green__sched_ready, returned by park */
+    void *(*fn)(void *);
+    void *arg;
+    void *value;
+    struct green_thread *joiner;
+    struct green__stack stack;
+    struct green__wait wait;
+    uint64_t seq;               /* #N in reports, in spawn order; main is #1 */
+    void *user;                 /* owned by preload/ (pthread keys, cleanup) */
+    char name[16];
+};
+
+struct green__sched {
+    struct green_thread *current;
+    struct green_thread *hub;
+    struct green_thread *zombie; /* ended; its stack is released after the next switch */
+    struct green__list runq;
+    struct green__list all;
+    struct green__list free;     /* thread structs whose slot is free, for reuse */
+    unsigned ticks;              /* switches since the hub last polled */
+    size_t alive;                /* threads that have not ended, main included */
+    int main_exited;             /* main called green_exit and waits for the others */
+    struct green_thread *main;
+};
+
+/* Per OS thread. */
+struct green__local {
+    struct green__sched sched;
+    struct green__hub *hub;
+    struct green__stack_cache stacks;
+    int in_runtime; /* >0: the runtime calls libc for itself; hooks must pass through */
+};
+
+extern __thread struct green__local *green__tls __attribute__((tls_model("initial-exec")));
+struct green__local *green__local_init(void);
+
+static inline struct green__local *green__local(void)
+{
+    struct green__local *l = green__tls;
+    return GREEN_LIKELY(l != NULL) ? l : green__local_init();
+}
+/* The OS thread's state if it has one, without creating it (pool workers have none). */
+static inline struct green__local *green__local_peek(void)
+{
+    return green__tls;
+}
+static inline struct green_thread *green__current(void)
+{
+    return green__local()->sched.current;
+}
+
+/* Bracket libc calls the runtime makes for itself, so a preload hook passes them through. */
+static inline void green__runtime_enter(void)
+{
+    struct green__local *l = green__tls;
+    if (l)
+        l->in_runtime++;
+}
+static inline void green__runtime_leave(void)
+{
+    struct green__local *l = green__tls;
+    if (l)
+        l->in_runtime--;
+}
+
+/* The thread for a handle, or NULL if the handle is stale or was never issued. */
+struct green_thread *green__thread_lookup(green_t h);
+static inline green_t green__handle(const struct green_thread *t)
+{
+    return ((uint64_t)t->gen << 32) | t->slot;
+}
+
+/* Park the current green thread (its state becomes WAITING, t->wait must describe the
+ * wait) and run others; returns the code given to green__sched_ready.  A killable wait of
+ * an already killed thread returns -ECANCELED without parking. */
+int green__sched_park(void);
+/* Make a WAITING thread of this OS thread runnable; park returns code.  A thread that is
+ * not WAITING is left alone (the first wake wins).  Must run on t's home OS thread. */
+void green__sched_ready(struct green_thread *t, int code);
+/* End the current green thread; never returns. */
+void green__sched_exit(void *value) __attribute__((noreturn));
+/* The public API's exit from a wait: a killed thread ends here instead of returning. */
+static inline int green__api_result(int r)
+{
+    if (GREEN_UNLIKELY(r == -ECANCELED) && green__current()->killed)
+        green__sched_exit(GREEN_KILLED);
+    return r < 0 ? -r : r;
+}
+/* Called by the hub before it blocks: nothing is runnable.  Returns 1 if it declared a
+ * deadlock (and readied the failing waits), 0 if blocking is fine. */
+int green__sched_check_deadlock(int hub_has_work);
+/* Hub's turn: run the ready threads, return when the run queue is empty or after a slice. */
+void green__sched_run_ready(void);
+const char *green__state_name(int state);
+const char *green__wait_name(int kind);
+
+/* ----------------------------------------------------------- waiter protocol
+ *
+ * How a green thread waits on an object that any OS thread may signal (sync primitives,
+ * pool jobs).  The object has a spinlock and a green__waitq.
+ *
+ *   waiter:  lock; enqueue w; green__waiter_wait(w, &lock, &q, deadline, ...)   (unlocks)
+ *   waker:   lock; w = dequeue; green__waiter_wake(w, code); unlock
+ *
+ * green__waiter_wake marks w claimed (under the object's lock) and readies its thread
+ * directly when the waker runs on the waiter's home OS thread, or posts it to the home hub
+ * (remote) otherwise.  A waiter whose wait ends another way (deadline, kill, deadlock)
+ * re-takes the lock: still queued, it leaves the queue and returns that error; already
+ * claimed, the waker's hand-off wins (no token or signal is lost) and, if it was posted,
+ * the waiter waits for the post to arrive, because the post lives in w on its stack.
+ */
+struct green__waiter {
+    struct green__waiter *next, *prev; /* in the object's queue, under its lock */
+    struct green_thread *thread;
+    int code;                          /* the waker's result (>= 0 success, < 0 error) */
+    int claimed;                       /* dequeued by a waker */
+    int remote;                        /* the wake travels through the home hub */
+    int delivered;                     /* the remote wake has arrived (home thread only) */
+    struct green__waiter *post_next;   /* in the hub's remote queue */
+    intptr_t data;                     /* free for the object's own use */
+};
+
+static inline int green__waitq_empty(const struct green__waitq *q)
+{
+    return q->head == NULL;
+}
+void green__waitq_push(struct green__waitq *q, struct green__waiter *w);
+void green__waitq_remove(struct green__waitq *q, struct green__waiter *w);
+struct green__waiter *green__waitq_pop(struct green__waitq *q);
+/* Initialise w for the current green thread. */
+void green__waiter_init(struct green__waiter *w);
+/* Wake a waiter the caller has dequeued under the object's lock.  Callable from any OS
+ * thread, green or not. */
+void green__waiter_wake(struct green__waiter *w, int code);
+/* Wait on w, which the caller queued on q holding *lock; releases *lock.  Returns the
+ * waker's code, or -ETIMEDOUT / -ECANCELED / -EDEADLK if w was still queued when the wait
+ * ended another way.  kind/obj describe the wait for reports. */
+int green__waiter_wait(struct green__waiter *w, unsigned *lock, struct green__waitq *q,
+                       int64_t deadline, int kind, const void *obj);
+
+/* -------------------------------------------------------------------- hub.c
+ *
+ * One libev loop per OS thread, run by the hub green thread when nothing else is ready.
+ * Each wait below parks the current green thread; the result is 0 (or the ready events
+ * for fds), -ETIMEDOUT at the deadline, -ECANCELED if killed, -EDEADLK on deadlock,
+ * -EBADF if the fd was closed (green__hub_fd_closing) or is invalid.
+ */
+struct green__hub *green__hub_init(struct green__local *l);
+void green__hub_term(struct green__local *l);
+/* The hub green thread's body. */
+void green__hub_main(void *arg);
+int green__hub_wait_fd(int fd, int events, int64_t deadline);
+/* Park until deadline (nothing else wakes it but kill or a green__sched_ready). */
+int green__hub_park_until(int64_t deadline);
+int green__hub_wait_child(pid_t pid, int64_t deadline);
+void green__hub_fd_closing(int fd);
+/* Deliver a claimed waiter's wake to its home hub from another OS thread. */
+void green__hub_post(struct green__local *home, struct green__waiter *w);
+/* Pool jobs in flight keep the hub from declaring deadlock. */
+void green__hub_job_begin(void);
+void green__hub_job_end(void);
+/* Hubs alive in the process; deadlock is only declared when no other OS thread can post. */
+extern int green__hubs_alive;
+
+/* ------------------------------------------------------------------- pool.c */
+
+/* Run fn(arg) on a pool OS thread; the caller waits cooperatively (not killable). */
+int green__pool_run(void (*fn)(void *), void *arg);
+/* Real OS threads the pool has started (the deadlock check discounts them). */
+int green__pool_threads(void);
+
+#endif
