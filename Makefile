@@ -65,7 +65,7 @@ $(B)/green.pc: green.pc.in
 	    -e 's|@VERSION@|$(shell sed -n 's/^#define GREEN_VERSION "\(.*\)"/\1/p' runtime/green.h)|' $< > $@
 
 # The tests link the static archive so they can reach internal seams (internal.h).
-$(B)/test_runtime: $(TEST_SRC) tests/runtime/*.h $(B)/libgreen.a
+$(B)/test_runtime: $(TEST_SRC) $(wildcard tests/runtime/*.h) $(B)/libgreen.a
 	$(CC) $(ALL_CFLAGS) -Itests/runtime -o $@ $(TEST_SRC) $(B)/libgreen.a $(LIBS) -lcriterion
 
 $(B)/bench/%: bench/%.c $(B)/libgreen.a | $(B)/bench
