@@ -158,11 +158,15 @@ struct green__waitq {
 
 enum { GREEN_MUTEX_NORMAL = 0, GREEN_MUTEX_RECURSIVE = 1, GREEN_MUTEX_ERRORCHECK = 2 };
 
+/* The layout overlays glibc's pthread_mutex_t (40 bytes on x86-64, `type` where glibc keeps
+ * __kind), so the preload shim can run a program's mutexes, static initializers included,
+ * on this type. */
 typedef struct green_mutex {
     unsigned lock;
-    int type;
-    void *owner;
     unsigned count;
+    void *owner;
+    int type;
+    int reserved;
     struct green__waitq waiters;
 } green_mutex_t;
 #define GREEN_MUTEX_INIT {0}
