@@ -185,6 +185,8 @@ struct green__local {
 };
 
 extern __thread struct green__local *green__tls __attribute__((tls_model("initial-exec")));
+/* Set on OS threads that must never become green (pool workers): hooks pass through. */
+extern __thread int green__tls_real __attribute__((tls_model("initial-exec")));
 struct green__local *green__local_init(void);
 
 static inline struct green__local *green__local(void)

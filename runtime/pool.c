@@ -43,6 +43,7 @@ static uint32_t queue_seq; /* bumped on every submission; idle workers futex-wai
 static void *worker(void *arg)
 {
     (void)arg;
+    green__tls_real = 1;
     for (;;) {
         struct job *j;
         uint32_t seen;

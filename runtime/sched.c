@@ -38,6 +38,7 @@
 #define HUB_SLICE 64
 
 __thread struct green__local *green__tls __attribute__((tls_model("initial-exec")));
+__thread int green__tls_real __attribute__((tls_model("initial-exec")));
 
 /* ------------------------------------------------------------ handle table */
 
