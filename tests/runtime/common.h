@@ -1,0 +1,147 @@
+/*
+ * common.h — helpers shared by the runtime's Criterion tests.
+ *
+ * Tests check behaviour by ordering (a log green threads append to) or by generous time
+ * bounds (secs_since), never by exact timings.  Behaviour that ends a process (a stack
+ * overflow, main's green_exit, a bad GREEN_* setting) runs in a forked child whose stdout
+ * and stderr are captured (run_child); such a child must fork before the test process
+ * touches libgreen, so it starts with no hub of its own to share.  Output that the runtime
+ * writes to fd 2 inside the test process (the deadlock report) is captured with
+ * capture_stderr_begin/end.
+ */
+#ifndef TESTS_RUNTIME_COMMON_H
+#define TESTS_RUNTIME_COMMON_H
+
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "green.h"
+#include "internal.h"
+
+/* Seconds since t0 (a green_now() value). */
+static inline double secs_since(int64_t t0)
+{
+    return (double)(green_now() - t0) / 1e9;
+}
+
+/* A text log that green threads append to; tests compare it whole to check order. */
+struct tlog {
+    char buf[8192];
+    size_t len;
+};
+
+static inline __attribute__((format(printf, 2, 3))) void tlog_add(struct tlog *l,
+                                                                   const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(l->buf + l->len, sizeof l->buf - l->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        l->len = l->len + (size_t)n < sizeof l->buf ? l->len + (size_t)n : sizeof l->buf - 1;
+}
+
+/* Resident set size of this process, in bytes, from /proc/self/statm. */
+static inline long rss_bytes(void)
+{
+    long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    cr_assert_not_null(f);
+    cr_assert_eq(fscanf(f, "%ld %ld", &size, &resident), 2);
+    fclose(f);
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+/* Read fd to end of file into buf (NUL-terminated, truncated to len - 1). */
+static inline size_t read_all(int fd, char *buf, size_t len)
+{
+    size_t got = 0;
+
+    for (;;) {
+        char sink[4096];
+        ssize_t n = got + 1 < len ? read(fd, buf + got, len - 1 - got) : read(fd, sink, sizeof sink);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (got + 1 < len)
+            got += (size_t)n;
+    }
+    buf[got] = 0;
+    return got;
+}
+
+/* Run fn(arg) in a forked child with stdout and stderr going to out (NUL-terminated) and
+ * no core dumps; the child exits 0 if fn returns.  Returns the child's wait status. */
+static inline int run_child(void (*fn)(void *), void *arg, char *out, size_t outlen)
+{
+    int p[2], status = 0;
+    pid_t pid;
+
+    fflush(NULL);
+    cr_assert_eq(pipe(p), 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        close(p[0]);
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        close(p[1]);
+        setvbuf(stdout, NULL, _IONBF, 0);
+        fn(arg);
+        _exit(0);
+    }
+    close(p[1]);
+    read_all(p[0], out, outlen);
+    close(p[0]);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* Send this process's fd 2 to a temporary file until capture_stderr_end, which returns
+ * what was written (NUL-terminated in out) and puts the old fd 2 back. */
+struct stderr_capture {
+    int saved, file;
+};
+
+static inline struct stderr_capture capture_stderr_begin(void)
+{
+    char path[] = "/tmp/green-test-stderr-XXXXXX";
+    struct stderr_capture c;
+
+    fflush(stderr);
+    c.file = mkstemp(path);
+    cr_assert_geq(c.file, 0);
+    unlink(path);
+    c.saved = dup(2);
+    cr_assert_geq(c.saved, 0);
+    dup2(c.file, 2);
+    return c;
+}
+
+static inline void capture_stderr_end(struct stderr_capture *c, char *out, size_t len)
+{
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    lseek(c->file, 0, SEEK_SET);
+    read_all(c->file, out, len);
+    close(c->file);
+}
+
+#endif
