@@ -1,0 +1,377 @@
+/*
+ * test_hub.c — the hub: sleeps on the monotonic clock, fd readiness with deadlines, close
+ * while waiting, child processes, and wake-ups posted from other OS threads
+ * (runtime/hub.c, runtime/wait.c).
+ */
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include "common.h"
+
+TestSuite(hub, .timeout = 20);
+
+/* ----------------------------------------------------------------- sleep */
+
+static struct tlog wake_log;
+
+static void *sleep_and_log(void *arg)
+{
+    double s = (double)(intptr_t)arg / 10;
+
+    cr_expect_eq(green_sleep(s), 0);
+    tlog_add(&wake_log, "%.1f ", s);
+    return NULL;
+}
+
+Test(hub, sleepers_wake_in_deadline_order)
+{
+    green_t t[3] = {green_spawn(sleep_and_log, (void *)3), green_spawn(sleep_and_log, (void *)1),
+                    green_spawn(sleep_and_log, (void *)2)};
+    int64_t t0 = green_now();
+
+    cr_assert_eq(green_joinall(t, 3, NULL, -1), 0);
+    cr_assert_str_eq(wake_log.buf, "0.1 0.2 0.3 ");
+    cr_assert_geq(secs_since(t0), 0.3);
+    cr_assert_lt(secs_since(t0), 3.0, "the sleeps overlap");
+}
+
+static void *set_flag(void *arg)
+{
+    *(int *)arg = 1;
+    return NULL;
+}
+
+Test(hub, sleep_zero_yields)
+{
+    int flag = 0;
+    green_t t = green_spawn(set_flag, &flag);
+
+    cr_assert_eq(green_sleep(0), 0);
+    cr_assert_eq(flag, 1);
+    flag = 0;
+    green_join(t, NULL);
+    t = green_spawn(set_flag, &flag);
+    cr_assert_eq(green_sleep(-1), 0, "a negative time yields too");
+    cr_assert_eq(flag, 1);
+    green_join(t, NULL);
+}
+
+Test(hub, sleep_of_nan_gives_einval)
+{
+    cr_assert_eq(green_sleep(0.0 / 0.0), EINVAL);
+}
+
+Test(hub, sleeps_never_end_early)
+{
+    static const double lens[] = {0.0001, 0.0015, 0.003, 0.01, 0.0205, 0.05};
+
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+            int64_t t0 = green_now(), want = (int64_t)(lens[i] * 1e9);
+            cr_assert_eq(green_sleep(lens[i]), 0);
+            cr_assert_geq(green_now() - t0, want, "sleep(%g) ended after %lld ns", lens[i],
+                          (long long)(green_now() - t0));
+        }
+    }
+    int64_t deadline = green_now() + 20000000;
+    cr_assert_eq(green_sleep_until(deadline), 0);
+    cr_assert_geq(green_now(), deadline);
+}
+
+Test(hub, deadline_converts_realtime_to_monotonic)
+{
+    struct timespec rt;
+    int64_t d, t0 = green_now();
+
+    clock_gettime(CLOCK_REALTIME, &rt);
+    rt.tv_nsec += 50000000;
+    if (rt.tv_nsec >= 1000000000) {
+        rt.tv_sec++;
+        rt.tv_nsec -= 1000000000;
+    }
+    d = green_deadline(CLOCK_REALTIME, &rt);
+    cr_assert_geq(d - t0, 40000000);
+    cr_assert_leq(d - t0, 1000000000);
+}
+
+/* ------------------------------------------------------------------- fds */
+
+struct pipe_writer {
+    int fd;
+    double after;
+};
+
+static void *write_later(void *arg)
+{
+    struct pipe_writer *w = arg;
+
+    green_sleep(w->after);
+    cr_expect_eq(write(w->fd, "hello", 5), 5);
+    return NULL;
+}
+
+Test(hub, wait_fd_returns_when_the_pipe_is_written)
+{
+    int p[2];
+    char buf[8];
+
+    cr_assert_eq(pipe(p), 0);
+    struct pipe_writer w = {p[1], 0.05};
+    green_t t = green_spawn(write_later, &w);
+    int64_t t0 = green_now();
+    cr_assert_eq(green_wait_fd(p[0], GREEN_READ, green_now() + 5000000000LL), 0);
+    cr_assert_geq(secs_since(t0), 0.05);
+    cr_assert_eq(read(p[0], buf, sizeof buf), 5);
+    cr_assert_eq(green_wait_fd(p[1], GREEN_WRITE, GREEN_NO_DEADLINE), 0, "a pipe is writable");
+    cr_assert_eq(green_join(t, NULL), 0);
+    close(p[0]);
+    close(p[1]);
+}
+
+Test(hub, wait_fd_times_out_at_the_deadline)
+{
+    int p[2];
+
+    cr_assert_eq(pipe(p), 0);
+    int64_t t0 = green_now(), deadline = t0 + 100000000;
+    cr_assert_eq(green_wait_fd(p[0], GREEN_READ, deadline), ETIMEDOUT);
+    cr_assert_geq(green_now(), deadline);
+    cr_assert_lt(secs_since(t0), 3.0);
+    cr_assert_eq(green_wait_fd(p[0], GREEN_READ, green_now() - 1), ETIMEDOUT,
+                 "a past deadline on a silent fd times out");
+    close(p[0]);
+    close(p[1]);
+}
+
+Test(hub, wait_fd_on_a_bad_fd_gives_ebadf)
+{
+    int p[2];
+
+    cr_assert_eq(green_wait_fd(-1, GREEN_READ, GREEN_NO_DEADLINE), EBADF);
+    cr_assert_eq(pipe(p), 0);
+    close(p[0]);
+    close(p[1]);
+    cr_assert_eq(green_wait_fd(p[0], GREEN_READ, green_now() + 2000000000LL), EBADF);
+}
+
+Test(hub, wait_fd_without_events_gives_einval)
+{
+    int p[2];
+
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(green_wait_fd(p[0], 0, GREEN_NO_DEADLINE), EINVAL);
+    close(p[0]);
+    close(p[1]);
+}
+
+struct fd_waiter {
+    int fd;
+    int result;
+    int returned;
+};
+
+static void *wait_on_fd(void *arg)
+{
+    struct fd_waiter *w = arg;
+
+    w->result = green_wait_fd(w->fd, GREEN_READ, GREEN_NO_DEADLINE);
+    w->returned = 1;
+    return NULL;
+}
+
+Test(hub, close_fd_wakes_every_waiter_with_ebadf)
+{
+    int p[2];
+    struct fd_waiter w[3];
+    green_t t[3];
+
+    cr_assert_eq(pipe(p), 0);
+    for (int i = 0; i < 3; i++) {
+        w[i] = (struct fd_waiter){.fd = p[0]};
+        t[i] = green_spawn(wait_on_fd, &w[i]);
+    }
+    green_yield(); /* all three wait now */
+    green_close_fd(p[0]);
+    close(p[0]);
+    cr_assert_eq(green_joinall(t, 3, NULL, 5.0), 0);
+    for (int i = 0; i < 3; i++) {
+        cr_assert(w[i].returned);
+        cr_assert_eq(w[i].result, EBADF);
+    }
+    /* The number may be reused at once without waking anyone stale. */
+    int q[2];
+    cr_assert_eq(pipe(q), 0);
+    cr_assert_eq(green_wait_fd(q[1], GREEN_WRITE, green_now() + 1000000000LL), 0);
+    close(q[0]);
+    close(q[1]);
+    close(p[1]);
+}
+
+#define NPAIRS 200
+
+struct pair_reader {
+    int fd;
+    int index;
+    int got;
+};
+
+static void *read_pair(void *arg)
+{
+    struct pair_reader *r = arg;
+    int v = -1;
+
+    cr_expect_eq(green_wait_fd(r->fd, GREEN_READ, green_now() + 10000000000LL), 0);
+    cr_expect_eq(read(r->fd, &v, sizeof v), (ssize_t)sizeof v);
+    r->got = v;
+    return NULL;
+}
+
+Test(hub, many_fds_are_waited_on_at_once)
+{
+    static int sv[NPAIRS][2];
+    static struct pair_reader r[NPAIRS];
+    static green_t t[NPAIRS];
+
+    for (int i = 0; i < NPAIRS; i++) {
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0, "socketpair %d", i);
+        r[i] = (struct pair_reader){.fd = sv[i][0], .index = i, .got = -1};
+        t[i] = green_spawn(read_pair, &r[i]);
+    }
+    green_yield(); /* all of them wait */
+    for (int i = NPAIRS; i-- > 0;)
+        cr_assert_eq(write(sv[i][1], &i, sizeof i), (ssize_t)sizeof i);
+    cr_assert_eq(green_joinall(t, NPAIRS, NULL, 10.0), 0);
+    for (int i = 0; i < NPAIRS; i++) {
+        cr_assert_eq(r[i].got, i);
+        close(sv[i][0]);
+        close(sv[i][1]);
+    }
+}
+
+/* -------------------------------------------------------------- children */
+
+static void *tick(void *arg)
+{
+    for (;;) {
+        ++*(int *)arg;
+        green_sleep(0.01);
+    }
+    return NULL;
+}
+
+Test(hub, wait_child_returns_when_the_child_exits)
+{
+    int ticks = 0, status = 0;
+    green_t ticker = green_spawn(tick, &ticks);
+    pid_t pid;
+    int64_t t0;
+
+    fflush(NULL);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        usleep(200000);
+        _exit(7);
+    }
+    t0 = green_now();
+    cr_assert_eq(green_wait_child(pid, green_now() + 10000000000LL), 0);
+    cr_assert_geq(secs_since(t0), 0.15);
+    cr_assert_gt(ticks, 3, "other green threads run while main waits for the child");
+    cr_assert_eq(waitpid(pid, &status, WNOHANG), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+    green_kill(ticker);
+    green_join(ticker, NULL);
+}
+
+Test(hub, wait_child_of_a_non_child_gives_echild)
+{
+    cr_assert_eq(green_wait_child(1, GREEN_NO_DEADLINE), ECHILD);
+}
+
+Test(hub, wait_child_times_out_and_the_child_stays_reapable)
+{
+    int status = 0;
+    pid_t pid;
+    int64_t t0;
+
+    fflush(NULL);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        usleep(10000000);
+        _exit(0);
+    }
+    t0 = green_now();
+    cr_assert_eq(green_wait_child(pid, t0 + 100000000), ETIMEDOUT);
+    cr_assert_geq(secs_since(t0), 0.1);
+    cr_assert_lt(secs_since(t0), 3.0);
+    kill(pid, SIGKILL);
+    cr_assert_eq(green_wait_child(pid, green_now() + 5000000000LL), 0);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+/* --------------------------------------------------------- remote wakes */
+
+/* A private object of the waiter protocol (internal.h), signalled by a plain pthread. */
+struct mailbox {
+    unsigned lock;
+    struct green__waitq q;
+    int posted;
+};
+
+static void *post_from_pthread(void *arg)
+{
+    struct mailbox *m = arg;
+    struct green__waiter *w = NULL;
+
+    /* Wait until the green thread is queued, then hand it the wake. */
+    while (!w) {
+        usleep(1000);
+        green__spin_lock(&m->lock);
+        w = green__waitq_pop(&m->q);
+        if (w) {
+            m->posted = 1;
+            green__waiter_wake(w, 42);
+        }
+        green__spin_unlock(&m->lock);
+    }
+    return NULL;
+}
+
+Test(hub, a_wake_posted_by_a_plain_pthread_reaches_the_green_thread)
+{
+    struct mailbox m = {0};
+    struct green__waiter w;
+    pthread_t pt;
+    int ticks = 0;
+    green_t ticker = green_spawn(tick, &ticks);
+
+    green__waiter_init(&w);
+    green__spin_lock(&m.lock);
+    green__waitq_push(&m.q, &w);
+    cr_assert_eq(pthread_create(&pt, NULL, post_from_pthread, &m), 0);
+    cr_assert_eq(green__waiter_wait(&w, &m.lock, &m.q, green_now() + 10000000000LL,
+                                    GREEN_WAIT_EVENT, &m),
+                 42);
+    cr_assert(m.posted);
+    cr_assert(w.remote && w.delivered, "the wake travelled through the hub");
+    cr_assert_eq(pthread_join(pt, NULL), 0);
+    green_kill(ticker);
+    green_join(ticker, NULL);
+}
+
+static void bump(void *arg)
+{
+    usleep(20000);
+    __atomic_add_fetch((int *)arg, 1, __ATOMIC_RELAXED);
+}
+
+Test(hub, a_wake_posted_by_a_pool_worker_reaches_the_green_thread)
+{
+    int n = 0;
+
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(green_pool_run(bump, &n), 0);
+    cr_assert_eq(n, 20);
+}
