@@ -185,6 +185,10 @@ static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait d
         return -EBADF;
     if (!(events & (GREEN_READ | GREEN_WRITE)))
         return -EINVAL;
+    /* libev asserts (and the process aborts) when epoll_ctl finds the fd invalid, so an
+     * fd that is not open is refused here, with the raw call a hook would not see. */
+    if (syscall(SYS_fcntl, fd, F_GETFD) < 0)
+        return -EBADF;
     if (fd_link(h, &fw, fd) < 0)
         return -ENOMEM;
     fw.thread = t;
