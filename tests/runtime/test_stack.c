@@ -77,12 +77,12 @@ Test(stack, overflow_is_reported_with_the_mprotect_fallback)
     expect_overflow_report("mprotect", SIGSEGV);
 }
 
-/* Overrun the stack by half its size (into the unguarded region below it), then switch. */
+/* Fill `left` bytes of stack with frames, then switch away at the deepest one. */
 static __attribute__((noinline)) int overrun_then_yield(size_t left)
 {
     volatile char buf[1024];
 
-    buf[0] = 1;
+    memset((char *)buf, 1, sizeof buf);
     if (left <= sizeof buf) {
         green_yield();
         return 0;
@@ -100,6 +100,7 @@ static void canary_in_child(void *arg)
     green_attr_t a = {.name = "deep", .stack_size = 64 * KIB};
 
     green__stack_force_mprotect(0); /* no VMA left for guards: canaries only */
+    /* Half a stack too deep: into the unguarded bytes below it, which are still mapped. */
     green_join(green_spawn_attr(&a, overrun, (void *)(96 * KIB)), NULL);
     if (strcmp(green__stack_guard_mode(), "canary") != 0)
         child_fail(green__stack_guard_mode());
@@ -133,6 +134,32 @@ Test(stack, threads_within_their_stack_run_fine_in_canary_mode)
     for (int i = 0; i < 8; i++)
         t[i] = green_spawn_attr(i % 2 ? &a : NULL, in_bounds_use, (void *)(40 * KIB));
     cr_assert_eq(green_joinall(t, 8, NULL, -1), 0);
+    cr_assert_str_eq(green__stack_guard_mode(), "canary");
+}
+
+static void *hold_stack(void *arg)
+{
+    struct green__stack *s = &green__current()->stack;
+
+    green_sleep(0.05);
+    return (void *)(uintptr_t)(s->flags & GREEN_STACK_CANARY ? 1 : 0);
+}
+
+Test(stack, mprotect_guards_stop_at_the_budget_and_canaries_take_over)
+{
+    green_attr_t a = {.stack_size = 64 * KIB};
+    green_t t[10];
+    void *v[10];
+    int canaries = 0;
+
+    green__stack_force_mprotect(12); /* two VMAs a guard: six guards in all */
+    for (int i = 0; i < 10; i++)
+        t[i] = green_spawn_attr(&a, hold_stack, NULL);
+    cr_assert_eq(green_joinall(t, 10, v, -1), 0);
+    for (int i = 0; i < 10; i++)
+        canaries += v[i] != NULL;
+    /* The hub's stack and its chunk took two guards: at most four are left for these. */
+    cr_assert_geq(canaries, 6, "only %d of 10 stacks fell back to a canary", canaries);
     cr_assert_str_eq(green__stack_guard_mode(), "canary");
 }
 
