@@ -26,6 +26,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -51,7 +52,8 @@ static int guard_mode = GUARD_UNKNOWN;
 static struct green__stack *orphans;
 static size_t norphans, orphans_cap;
 static unsigned orphans_lock;
-static long mprotect_budget = -1; /* VMAs left for mprotect guards; -1 = not read yet */
+/* VMAs left for mprotect guards; LONG_MIN = not read yet (a spent budget is 0 or less). */
+static long mprotect_budget = LONG_MIN;
 static int canary_warned;
 
 static size_t round_page(size_t n)
@@ -89,11 +91,15 @@ static unsigned guard(char *p, size_t len)
                          errno);
         guard_mode = GUARD_MPROTECT;
     }
-    if (__atomic_load_n(&mprotect_budget, __ATOMIC_RELAXED) < 0)
-        __atomic_store_n(&mprotect_budget, read_max_map_count() / 2, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&mprotect_budget, __ATOMIC_RELAXED) == LONG_MIN) {
+        long unread = LONG_MIN;
+        __atomic_compare_exchange_n(&mprotect_budget, &unread, read_max_map_count() / 2, 0,
+                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    }
     if (__atomic_sub_fetch(&mprotect_budget, 2, __ATOMIC_RELAXED) >= 0 &&
         mprotect(p, len, PROT_NONE) == 0)
         return 0;
+    __atomic_add_fetch(&mprotect_budget, 2, __ATOMIC_RELAXED); /* not spent after all */
     if (!__atomic_exchange_n(&canary_warned, 1, __ATOMIC_RELAXED))
         green__say("warning: vm.max_map_count leaves no room for more guard pages; further "
                    "green stacks are checked by a canary at each switch instead (raise "
