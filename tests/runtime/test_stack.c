@@ -65,6 +65,11 @@ static void expect_overflow_report(const char *mode, int sig)
     cr_assert(strstr(out, "stack overflow in green thread"), "output:\n%s", out);
     cr_assert(strstr(out, "\"deep\""), "the report names the thread:\n%s", out);
     cr_assert(strstr(out, "GREEN_STACK_SIZE"), "the report names the setting:\n%s", out);
+    const char *hint = strstr(out, "GREEN_STACK_SIZE (now ");
+    size_t now = 0, suggested = 0;
+    cr_assert(hint && sscanf(hint, "GREEN_STACK_SIZE (now %zuk, e.g. GREEN_STACK_SIZE=%zuk",
+                             &now, &suggested) == 2, "output:\n%s", out);
+    cr_assert_gt(suggested, now, "the suggested size must be a raise:\n%s", out);
 }
 
 Test(stack, overflow_is_reported_and_dies_of_sigsegv)
