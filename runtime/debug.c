@@ -144,13 +144,15 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
     char *addr = si->si_addr;
 
     if (t && t->stack.guard && addr < t->stack.lo && addr >= t->stack.lo - t->stack.guard) {
-        size_t now = green__config()->stack_size;
+        size_t now = green__config()->stack_size >> 10, suggest = (t->stack.size >> 10) * 4;
+        if (suggest <= now) /* a small stack from an attribute: still suggest a raise */
+            suggest = now * 2;
         green__say("stack overflow in green thread #%llu \"%s\": it used up its %zu KiB "
                    "stack (fault at %p, in the guard page below it)",
                    (unsigned long long)t->seq, t->name, t->stack.size >> 10, (void *)addr);
         green__say("raise the stack size: GREEN_STACK_SIZE (now %zuk, e.g. "
                    "GREEN_STACK_SIZE=%zuk), green_attr_t.stack_size or "
-                   "pthread_attr_setstacksize", now >> 10, (t->stack.size >> 10) * 4);
+                   "pthread_attr_setstacksize", now, suggest);
         restore_previous();
         return;
     }
