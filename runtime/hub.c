@@ -44,6 +44,7 @@
 #define _GNU_SOURCE
 #include <ev.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,55 @@ void green__hub_fd_closing(int fd)
         ev_io_stop(h->loop, &fw->io);
         green__sched_ready(fw->thread, -EBADF);
     }
+}
+
+/* Wait until any of the descriptors in pfds (poll(2)'s array: negative fds and empty event
+ * masks are skipped) may be ready.  Returns > 0 when one is (the caller asks the kernel
+ * which), or the errors of green__hub_wait_fd.  desc names the wait in reports. */
+int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadline,
+                            const char *desc)
+{
+    struct green__hub *h = green__local()->hub;
+    struct green_thread *t = green__current();
+    struct fd_wait small[16], *fw = n <= 16 ? small : malloc(n * sizeof *fw);
+    struct timer_wait tw;
+    size_t i, armed = 0;
+    int r;
+
+    if (!fw)
+        return -ENOMEM;
+    for (i = 0; i < n; i++) {
+        int ev = (pfds[i].events & (POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND | POLLRDHUP)
+                      ? EV_READ : 0) |
+                 (pfds[i].events & (POLLOUT | POLLWRNORM | POLLWRBAND) ? EV_WRITE : 0);
+        fw[i].thread = NULL;
+        if (pfds[i].fd < 0 || !ev || fd_link(h, &fw[i], pfds[i].fd) < 0)
+            continue;
+        fw[i].thread = t;
+        ev_io_init(&fw[i].io, io_cb, pfds[i].fd, ev);
+        ev_io_start(h->loop, &fw[i].io);
+        armed++;
+    }
+    if (deadline != GREEN_NO_DEADLINE)
+        timer_start(h, &tw, deadline);
+    t->wait = (struct green__wait){.kind = GREEN_WAIT_OTHER, .killable = 1, .fd = -1,
+                                   .deadline = deadline, .desc = desc};
+    if (armed || deadline != GREEN_NO_DEADLINE)
+        h->wakers++;
+    r = green__sched_park();
+    if (armed || deadline != GREEN_NO_DEADLINE)
+        h->wakers--;
+    if (deadline != GREEN_NO_DEADLINE)
+        ev_timer_stop(h->loop, &tw.timer);
+    for (i = 0; i < n; i++) {
+        if (!fw[i].thread)
+            continue;
+        ev_io_stop(h->loop, &fw[i].io);
+        fd_unlink(h, &fw[i], pfds[i].fd);
+    }
+    if (fw != small)
+        free(fw);
+    return r;
 }
 
 /* ---------------------------------------------------------------- children */

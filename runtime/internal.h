@@ -305,6 +305,10 @@ void green__hub_term(struct green__local *l);
 /* The hub green thread's body. */
 void green__hub_main(void *arg);
 int green__hub_wait_fd(int fd, int events, int64_t deadline);
+/* Wait for any of poll(2)'s descriptors; > 0 when one may be ready (ask the kernel which). */
+struct pollfd;
+int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadline,
+                            const char *desc);
 /* Park until deadline (nothing else wakes it but kill or a green__sched_ready). */
 int green__hub_park_until(int64_t deadline);
 int green__hub_wait_child(pid_t pid, int64_t deadline);
