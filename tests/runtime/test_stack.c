@@ -134,12 +134,18 @@ Test(stack, threads_within_their_stack_run_fine_in_canary_mode)
 {
     green_attr_t a = {.stack_size = 64 * KIB};
     green_t t[8];
+    char err[4096];
+    struct stderr_capture c = capture_stderr_begin();
 
     green__stack_force_mprotect(0);
     for (int i = 0; i < 8; i++)
         t[i] = green_spawn_attr(i % 2 ? &a : NULL, in_bounds_use, (void *)(40 * KIB));
     cr_assert_eq(green_joinall(t, 8, NULL, -1), 0);
+    capture_stderr_end(&c, err, sizeof err);
     cr_assert_str_eq(green__stack_guard_mode(), "canary");
+    cr_assert(strstr(err, "warning: vm.max_map_count"), "one warning:\n%s", err);
+    cr_assert_null(strstr(strstr(err, "warning:") + 1, "warning:"), "only one:\n%s", err);
+    cr_assert_null(strstr(err, "overflow"), "%s", err);
 }
 
 static void *hold_stack(void *arg)
@@ -156,11 +162,15 @@ Test(stack, mprotect_guards_stop_at_the_budget_and_canaries_take_over)
     green_t t[10];
     void *v[10];
     int canaries = 0;
+    char err[4096];
+    struct stderr_capture c = capture_stderr_begin();
 
     green__stack_force_mprotect(12); /* two VMAs a guard: six guards in all */
     for (int i = 0; i < 10; i++)
         t[i] = green_spawn_attr(&a, hold_stack, NULL);
     cr_assert_eq(green_joinall(t, 10, v, -1), 0);
+    capture_stderr_end(&c, err, sizeof err);
+    cr_assert(strstr(err, "vm.max_map_count"), "the fallback is announced:\n%s", err);
     for (int i = 0; i < 10; i++)
         canaries += v[i] != NULL;
     /* The hub's stack and its chunk took two guards: at most four are left for these. */
