@@ -137,7 +137,13 @@ int green__pool_threads(void)
 
 GREEN_EXPORT int green_pool_run(void (*fn)(void *), void *arg)
 {
+    int r;
+
     if (!fn)
         return EINVAL;
-    return green__api_result(green__pool_run(fn, arg));
+    r = green__pool_run(fn, arg);
+    /* Not a kill point while fn runs; once it has returned, a kill ends the caller here. */
+    if (r == 0 && green__current()->killed)
+        r = -ECANCELED;
+    return green__api_result(r);
 }
