@@ -31,6 +31,8 @@ LIBS    := -lev -lpthread
 RT_SRC  := $(wildcard runtime/*.c)
 RT_SRC  := $(filter-out runtime/ctx_%.c,$(RT_SRC)) $(CTX_SRC)
 RT_OBJ  := $(patsubst runtime/%,$(B)/rt/%.o,$(RT_SRC))
+PL_SRC  := $(wildcard preload/*.c)
+PL_OBJ  := $(patsubst preload/%,$(B)/pl/%.o,$(PL_SRC))
 
 TEST_SRC := $(wildcard tests/runtime/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -52,11 +54,15 @@ $(B)/rt/%.c.o: runtime/%.c runtime/*.h | $(B)/rt
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 $(B)/rt/%.S.o: runtime/%.S | $(B)/rt
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-$(B)/rt $(B)/bench:
+$(B)/pl/%.c.o: preload/%.c preload/*.h runtime/*.h | $(B)/pl
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(B)/rt $(B)/pl $(B)/bench:
 	mkdir -p $@
 
-$(B)/libgreen.so: $(RT_OBJ)
-	$(CC) -shared -Wl,-soname,libgreen.so -Wl,-z,noexecstack -o $@ $^ $(LIBS)
+# libgreen.so: the runtime and the preload shim (whose hooks stay off unless the library is
+# preloaded or GREEN_PATCH asks for them).  libgreen.a: the runtime alone.
+$(B)/libgreen.so: $(RT_OBJ) $(PL_OBJ)
+	$(CC) -shared -Wl,-soname,libgreen.so -Wl,-z,noexecstack -o $@ $^ $(LIBS) -ldl
 $(B)/libgreen.a: $(RT_OBJ)
 	rm -f $@ && ar rcs $@ $^
 

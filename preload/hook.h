@@ -1,0 +1,104 @@
+/*
+ * hook.h — what every hook shares: the passthrough test, the per-fd facts, and the one
+ * try / wait / retry loop of the I/O family.
+ *
+ * The shape of a hook (DESIGN.md):
+ *   1. green__bypass(family): the caller is not a program green thread (the hub, a pool
+ *      worker, the runtime calling libc for itself, code running before the constructor)
+ *      or the family is switched off -> return real_<name>(...) and touch nothing else.
+ *   2. try the call without blocking: MSG_DONTWAIT for the socket calls, RWF_NOWAIT
+ *      (preadv2/pwritev2) for read/write, so the open file's O_NONBLOCK flag, which
+ *      other processes share, is never touched.
+ *   3. it would block and the program asked for blocking: wait on the hub for readiness
+ *      until the deadline (SO_RCVTIMEO / SO_SNDTIMEO), then retry from 2.
+ *   4. return exactly what the kernel would have: value, errno, partial count.
+ * Errno is set once, at the end, by the hook.
+ */
+#ifndef GREEN_HOOK_H
+#define GREEN_HOOK_H
+
+#include "internal.h"
+#include "real.h"
+
+/* Families, as GREEN_PATCH names them. */
+enum {
+    GREEN_F_SOCKET = 1 << 0,  /* descriptor and socket I/O */
+    GREEN_F_SELECT = 1 << 1,  /* poll, select, epoll_wait */
+    GREEN_F_TIME = 1 << 2,    /* sleep family */
+    GREEN_F_THREAD = 1 << 3,  /* pthreads become green threads */
+    GREEN_F_PROCESS = 1 << 4, /* fork, wait family, system, popen, posix_spawn */
+    GREEN_F_DNS = 1 << 5,     /* getaddrinfo and friends */
+    GREEN_F_STDIO = 1 << 6,   /* stdio on sockets and stdin */
+    GREEN_F_ALL = (1 << 7) - 1
+};
+
+/* The families switched on; 0 until the constructor has run, so that everything before it
+ * passes through. */
+extern unsigned green__patched;
+
+static inline int green__bypass(unsigned family)
+{
+    struct green__local *l;
+
+    if (GREEN_UNLIKELY(!(green__patched & family)) || GREEN_UNLIKELY(green__tls_real))
+        return 1;
+    l = green__tls;
+    return l && (l->in_runtime || l->sched.current == l->sched.hub);
+}
+
+/* ---------------------------------------------------------------------- fd.c
+ *
+ * What the shim knows of a descriptor, learned on the slow path only (the fast path needs
+ * nothing): the kind of file, whether the program made it non-blocking, the socket
+ * timeouts.  Descriptors also come and go through calls the shim never sees (fopen and
+ * fclose call the kernel from inside libc), so an entry remembers the identity of the open
+ * file it describes (device, inode) and is learned again when the number now names
+ * something else.
+ */
+enum { GREEN_FD_OTHER = 0, GREEN_FD_SOCKET, GREEN_FD_PIPE, GREEN_FD_CHAR, GREEN_FD_FILE };
+
+struct green__fd {
+    unsigned long dev, ino;
+    uint8_t valid;
+    uint8_t kind;
+    uint8_t nonblock;  /* the program's O_NONBLOCK (the kernel's flag: the shim never sets it
+                        * for longer than one non-yielding call) */
+    uint8_t no_nowait; /* RWF_NOWAIT unsupported: wait for readiness, then the plain call */
+    int64_t rcvtimeo, sndtimeo; /* SO_RCVTIMEO / SO_SNDTIMEO in ns, 0 = none */
+};
+
+/* The entry for fd, learned or checked against the open file now behind the number; NULL
+ * with errno set (EBADF) if fd is not open. */
+struct green__fd *green__fd_get(int fd);
+/* The number no longer names what it did (close, dup2 over it). */
+void green__fd_forget(int fd);
+/* A hook made fd (socket, accept, pipe, ...): learn it now. */
+void green__fd_created(int fd);
+/* The program changed O_NONBLOCK or a socket timeout through a hook. */
+void green__fd_set_nonblock(int fd, int on);
+void green__fd_set_timeout(int fd, int optname, int64_t ns);
+
+/* ---------------------------------------------------------------------- io.c
+ *
+ * One blocking call described for the retry loop: call(op, nowait) performs it, without
+ * blocking when nowait is set; events is GREEN_READ or GREEN_WRITE.
+ */
+struct green__op {
+    ssize_t (*call)(struct green__op *op, int nowait);
+    int fd;
+    int events;
+    int flags;
+    void *buf;
+    size_t len;
+    const struct iovec *iov;
+    int iovcnt;
+    void *addr;
+    socklen_t *addrlen;
+    void *msg;
+};
+
+/* Run op as the blocking call it stands for would run, letting other green threads run
+ * while it would block.  Returns the call's result; errno is set on -1. */
+ssize_t green__io(struct green__op *op);
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * io.c — the retry loop every blocking I/O hook runs (green__io), and the read/write family.
+ *
+ * read and write try preadv2/pwritev2 with RWF_NOWAIT at the current file position (offset
+ * -1): a per-call "don't block" that works on sockets, pipes and eventfds without touching
+ * the O_NONBLOCK flag of the open file, which other processes (a shell, an exec'd child)
+ * share.  Where RWF_NOWAIT is refused (terminals, old kernels, some special files), the
+ * loop waits for readiness and then makes the plain call.
+ *
+ * Regular files are always "ready" for epoll; RWF_NOWAIT says EAGAIN when the data is not
+ * in the page cache, and the loop then makes the plain (blocking) call inline.
+ *
+ * Writes to a blocking descriptor are completed as the kernel completes them: a blocking
+ * write or send returns only once every byte is queued (or on error or timeout, with the
+ * count so far), so a partial non-blocking write waits for room and continues.
+ */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "hook.h"
+
+/* A call refused RWF_NOWAIT (EOPNOTSUPP from preadv2/pwritev2): not the program's error. */
+#define NOWAIT_UNSUPPORTED (-2)
+
+/* Move a vectored op past n bytes already transferred.  The first time, the program's iovec
+ * is copied (it must not change) into space of the caller's frame. */
+static void advance(struct green__op *op, size_t n, struct iovec *copy)
+{
+    if (!op->iov) {
+        op->buf = (char *)op->buf + n;
+        op->len -= n;
+        return;
+    }
+    if (op->iov != copy) {
+        memcpy(copy, op->iov, (size_t)op->iovcnt * sizeof *copy);
+        op->iov = copy;
+    }
+    while (n > 0 && op->iovcnt > 0) {
+        if (n >= copy->iov_len) {
+            n -= copy->iov_len;
+            copy++;
+            op->iovcnt--;
+        } else {
+            copy->iov_base = (char *)copy->iov_base + n;
+            copy->iov_len -= n;
+            n = 0;
+        }
+    }
+    op->iov = copy;
+}
+
+static size_t op_len(const struct green__op *op)
+{
+    size_t n = 0;
+
+    if (!op->iov)
+        return op->len;
+    for (int i = 0; i < op->iovcnt; i++)
+        n += op->iov[i].iov_len;
+    return n;
+}
+
+ssize_t green__io(struct green__op *op)
+{
+    struct iovec copy[op->iov && op->iovcnt > 0 && op->iovcnt <= IOV_MAX ? op->iovcnt : 1];
+    int all = op->events == GREEN_WRITE || (op->flags & MSG_WAITALL);
+    ssize_t r = op->call(op, 1);
+    size_t done = 0, want;
+    struct green__fd *f;
+    int64_t deadline = GREEN_NO_DEADLINE, timeo;
+    int e, plain, file;
+
+    /* Fast path: done, or a real error (EWOULDBLOCK is EAGAIN on Linux). */
+    if (r >= 0) {
+        if (!all || r == 0 || (size_t)r >= op_len(op))
+            return r;
+    } else if (r != NOWAIT_UNSUPPORTED && errno != EAGAIN) {
+        return r;
+    }
+
+    e = errno;
+    want = all ? op_len(op) : 0;
+    f = green__fd_get(op->fd);
+    if (!f)
+        return r >= 0 ? r : -1; /* closed meanwhile: errno is fstat's EBADF */
+    if (r == NOWAIT_UNSUPPORTED)
+        f->no_nowait = 1;
+    if (f->nonblock) {
+        /* The program's own non-blocking descriptor: exactly the plain call's result. */
+        if (r == NOWAIT_UNSUPPORTED)
+            return op->call(op, 0);
+        if (r < 0)
+            errno = e;
+        return r;
+    }
+    plain = f->no_nowait;
+    file = f->kind == GREEN_FD_FILE;
+    timeo = op->events & GREEN_READ ? f->rcvtimeo : f->sndtimeo;
+    if (timeo > 0)
+        deadline = green_now() + timeo;
+
+    for (;;) {
+        if (r >= 0) {
+            done += (size_t)r;
+            if (!all || r == 0 || (size_t)r >= want)
+                return (ssize_t)done;
+            want -= (size_t)r;
+            advance(op, (size_t)r, copy);
+        } else if (r != NOWAIT_UNSUPPORTED && errno != EAGAIN) {
+            e = errno;
+            break;
+        }
+        if (!file) {
+            int w = green__hub_wait_fd(op->fd, op->events, deadline);
+            if (w < 0) {
+                if (w == -ECANCELED)
+                    green__api_result(w);
+                e = w == -ETIMEDOUT ? EAGAIN : -w;
+                break;
+            }
+        }
+        /* A file's data is not in the page cache: the plain call waits for the disk. */
+        r = op->call(op, !(plain || file));
+        if (r == NOWAIT_UNSUPPORTED) {
+            plain = f->no_nowait = 1;
+            r = op->call(op, 0);
+        }
+    }
+    if (done > 0)
+        return (ssize_t)done;
+    errno = e;
+    return -1;
+}
+
+/* ------------------------------------------------------------- read, write */
+
+static ssize_t call_readv(struct green__op *op, int nowait)
+{
+    struct iovec one = {op->buf, op->len};
+    const struct iovec *iov = op->iov ? op->iov : &one;
+    int n = op->iov ? op->iovcnt : 1;
+    ssize_t r;
+
+    if (!nowait)
+        return op->iov ? REAL(readv)(op->fd, iov, n) : REAL(read)(op->fd, op->buf, op->len);
+    r = preadv2(op->fd, iov, n, -1, RWF_NOWAIT);
+    return r < 0 && errno == EOPNOTSUPP ? NOWAIT_UNSUPPORTED : r;
+}
+
+static ssize_t call_writev(struct green__op *op, int nowait)
+{
+    struct iovec one = {op->buf, op->len};
+    const struct iovec *iov = op->iov ? op->iov : &one;
+    int n = op->iov ? op->iovcnt : 1;
+    ssize_t r;
+
+    if (!nowait)
+        return op->iov ? REAL(writev)(op->fd, iov, n) : REAL(write)(op->fd, op->buf, op->len);
+    r = pwritev2(op->fd, iov, n, -1, RWF_NOWAIT);
+    return r < 0 && errno == EOPNOTSUPP ? NOWAIT_UNSUPPORTED : r;
+}
+
+GREEN_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+    if (green__bypass(GREEN_F_SOCKET) || n == 0)
+        return REAL(read)(fd, buf, n);
+    struct green__op op = {.call = call_readv, .fd = fd, .events = GREEN_READ,
+                           .buf = buf, .len = n};
+    return green__io(&op);
+}
+
+GREEN_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+    if (green__bypass(GREEN_F_SOCKET) || n == 0)
+        return REAL(write)(fd, buf, n);
+    struct green__op op = {.call = call_writev, .fd = fd, .events = GREEN_WRITE,
+                           .buf = (void *)buf, .len = n};
+    return green__io(&op);
+}
+
+GREEN_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+    if (green__bypass(GREEN_F_SOCKET) || iovcnt <= 0 || iovcnt > IOV_MAX)
+        return REAL(readv)(fd, iov, iovcnt);
+    struct green__op op = {.call = call_readv, .fd = fd, .events = GREEN_READ,
+                           .iov = iov, .iovcnt = iovcnt};
+    return green__io(&op);
+}
+
+GREEN_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    if (green__bypass(GREEN_F_SOCKET) || iovcnt <= 0 || iovcnt > IOV_MAX)
+        return REAL(writev)(fd, iov, iovcnt);
+    struct green__op op = {.call = call_writev, .fd = fd, .events = GREEN_WRITE,
+                           .iov = iov, .iovcnt = iovcnt};
+    return green__io(&op);
+}
+
+/* pread and pwrite name an offset, so they only apply to seekable files, which are never
+ * "not ready": the real call, inline, is what the program would have made. */
+GREEN_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+    return REAL(pread64)(fd, buf, n, off);
+}
+GREEN_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+    __attribute__((alias("pread64")));
+
+GREEN_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+    return REAL(pwrite64)(fd, buf, n, off);
+}
+GREEN_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+    __attribute__((alias("pwrite64")));
+
+/* _FORTIFY_SOURCE entry points: check the buffer size as glibc does, then the hook. */
+extern void __chk_fail(void) __attribute__((noreturn));
+
+GREEN_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+    if (n > buflen)
+        __chk_fail();
+    return read(fd, buf, n);
+}
+
+GREEN_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+    if (n > buflen)
+        __chk_fail();
+    return pread64(fd, buf, n, off);
+}
+GREEN_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+    __attribute__((alias("__pread64_chk")));

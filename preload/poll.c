@@ -1,0 +1,239 @@
+/*
+ * poll.c — poll, ppoll, select, pselect, epoll_wait, epoll_pwait, epoll_pwait2 and their
+ * _FORTIFY_SOURCE entry points.
+ *
+ * Each asks the kernel first with a zero timeout; only when nothing is ready and the
+ * program allowed a wait does the green thread wait on the hub for any of the descriptors
+ * (an epoll descriptor is itself readable while it has events), and then ask the kernel
+ * again with a zero timeout, so the result — revents, the fd sets, the epoll events,
+ * POLLHUP and POLLERR included — is always the kernel's own.  A program with its own event
+ * loop (nginx-, redis-, libevent-style) thus keeps its loop; only its blocking waits
+ * become switches.
+ *
+ * Signal masks (ppoll, pselect, epoll_pwait): the zero-timeout call is made with the
+ * program's mask, so signals it unblocks and that are already pending are delivered (EINTR)
+ * as before; a signal arriving later, during the green wait, stays blocked until the next
+ * call.
+ */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+
+#include "hook.h"
+
+static const struct timespec zero;
+
+static int64_t deadline_ms(int timeout_ms)
+{
+    return timeout_ms < 0 ? GREEN_NO_DEADLINE : green_now() + (int64_t)timeout_ms * 1000000;
+}
+
+static int64_t deadline_ts(const struct timespec *ts)
+{
+    if (!ts)
+        return GREEN_NO_DEADLINE;
+    return green_now() + (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* The kernel's answer now, without waiting. */
+static int poll_now(struct pollfd *fds, nfds_t n, const sigset_t *mask)
+{
+    return mask ? REAL(ppoll)(fds, n, &zero, mask) : REAL(poll)(fds, n, 0);
+}
+
+/* Wait on the hub for fds; 0 to ask again, -1 with errno set when the wait failed, 1 at the
+ * deadline. */
+static int wait_pollfds(const struct pollfd *fds, nfds_t n, int64_t deadline, const char *what)
+{
+    int w = green__hub_wait_pollfds(fds, n, deadline, what);
+
+    if (w > 0 || w == 0)
+        return 0;
+    if (w == -ETIMEDOUT)
+        return 1;
+    if (w == -ECANCELED)
+        green__api_result(w);
+    errno = -w;
+    return -1;
+}
+
+static int green_ppoll(struct pollfd *fds, nfds_t n, int64_t deadline, const sigset_t *mask,
+                       const char *what)
+{
+    for (;;) {
+        int r = poll_now(fds, n, mask);
+        if (r != 0 || deadline <= green_now())
+            return r;
+        r = wait_pollfds(fds, n, deadline, what);
+        if (r < 0)
+            return r;
+        if (r > 0)
+            return poll_now(fds, n, mask);
+    }
+}
+
+GREEN_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+    if (green__bypass(GREEN_F_SELECT) || timeout_ms == 0)
+        return REAL(poll)(fds, n, timeout_ms);
+    return green_ppoll(fds, n, deadline_ms(timeout_ms), NULL, "poll");
+}
+
+GREEN_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                       const sigset_t *mask)
+{
+    if (green__bypass(GREEN_F_SELECT) || (ts && !ts->tv_sec && !ts->tv_nsec))
+        return REAL(ppoll)(fds, n, ts, mask);
+    return green_ppoll(fds, n, deadline_ts(ts), mask, "ppoll");
+}
+
+extern void __chk_fail(void) __attribute__((noreturn));
+
+GREEN_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout_ms, size_t fdslen)
+{
+    if (fdslen / sizeof *fds < n)
+        __chk_fail();
+    return poll(fds, n, timeout_ms);
+}
+
+GREEN_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                             const sigset_t *mask, size_t fdslen)
+{
+    if (fdslen / sizeof *fds < n)
+        __chk_fail();
+    return ppoll(fds, n, ts, mask);
+}
+
+/* ------------------------------------------------------------------ select */
+
+/* select as poll: the sets are read once into pollfds for the wait, and the kernel's
+ * select with a zero timeout fills them in on the way out. */
+static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t deadline,
+                         const sigset_t *mask, const char *what)
+{
+    fd_set in_r, in_w, in_e;
+    struct pollfd small[64], *pfds = small;
+    nfds_t n = 0;
+    int res;
+
+    if (nfds < 0 || nfds > FD_SETSIZE)
+        return REAL(pselect)(nfds, r, w, e, &zero, mask); /* the kernel's EINVAL */
+    if (r)
+        in_r = *r;
+    if (w)
+        in_w = *w;
+    if (e)
+        in_e = *e;
+    for (int fd = 0; fd < nfds; fd++)
+        n += (r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e));
+    if (n > 64 && !(pfds = malloc(n * sizeof *pfds))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    n = 0;
+    for (int fd = 0; fd < nfds; fd++) {
+        short ev = (r && FD_ISSET(fd, r) ? POLLIN : 0) | (w && FD_ISSET(fd, w) ? POLLOUT : 0) |
+                   (e && FD_ISSET(fd, e) ? POLLPRI : 0);
+        if (ev)
+            pfds[n++] = (struct pollfd){.fd = fd, .events = ev};
+    }
+    for (;;) {
+        res = REAL(pselect)(nfds, r, w, e, &zero, mask);
+        if (res != 0 || deadline <= green_now())
+            break;
+        if (r)
+            *r = in_r;
+        if (w)
+            *w = in_w;
+        if (e)
+            *e = in_e;
+        res = wait_pollfds(pfds, n, deadline, what);
+        if (res < 0)
+            break;
+        if (res > 0) {
+            res = REAL(pselect)(nfds, r, w, e, &zero, mask);
+            break;
+        }
+    }
+    if (pfds != small)
+        free(pfds);
+    return res;
+}
+
+GREEN_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+    int64_t deadline;
+    int res;
+
+    if (green__bypass(GREEN_F_SELECT) || (tv && !tv->tv_sec && !tv->tv_usec))
+        return REAL(select)(nfds, r, w, e, tv);
+    if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0))
+        return REAL(select)(nfds, r, w, e, tv); /* the kernel's EINVAL */
+    deadline = tv ? green_now() + (int64_t)tv->tv_sec * 1000000000 + tv->tv_usec * 1000
+                  : GREEN_NO_DEADLINE;
+    res = green_pselect(nfds, r, w, e, deadline, NULL, "select");
+    if (tv) {
+        /* Linux's select leaves the time not slept in *tv. */
+        int64_t left = deadline - green_now();
+        if (left < 0)
+            left = 0;
+        tv->tv_sec = left / 1000000000;
+        tv->tv_usec = (left % 1000000000) / 1000;
+    }
+    return res;
+}
+
+GREEN_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
+                         const sigset_t *mask)
+{
+    if (green__bypass(GREEN_F_SELECT) || (ts && !ts->tv_sec && !ts->tv_nsec) ||
+        (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec > 999999999)))
+        return REAL(pselect)(nfds, r, w, e, ts, mask);
+    return green_pselect(nfds, r, w, e, deadline_ts(ts), mask, "pselect");
+}
+
+/* ------------------------------------------------------------------- epoll */
+
+static int green_epoll(int epfd, struct epoll_event *ev, int max, int64_t deadline,
+                       const sigset_t *mask)
+{
+    struct pollfd p = {.fd = epfd, .events = POLLIN};
+
+    for (;;) {
+        int r = REAL(epoll_pwait)(epfd, ev, max, 0, mask);
+        if (r != 0 || deadline <= green_now())
+            return r;
+        r = wait_pollfds(&p, 1, deadline, "epoll_wait");
+        if (r < 0)
+            return r;
+        if (r > 0)
+            return REAL(epoll_pwait)(epfd, ev, max, 0, mask);
+    }
+}
+
+GREEN_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms)
+{
+    if (green__bypass(GREEN_F_SELECT) || timeout_ms == 0)
+        return REAL(epoll_wait)(epfd, ev, max, timeout_ms);
+    return green_epoll(epfd, ev, max, deadline_ms(timeout_ms), NULL);
+}
+
+GREEN_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout_ms,
+                             const sigset_t *mask)
+{
+    if (green__bypass(GREEN_F_SELECT) || timeout_ms == 0)
+        return REAL(epoll_pwait)(epfd, ev, max, timeout_ms, mask);
+    return green_epoll(epfd, ev, max, deadline_ms(timeout_ms), mask);
+}
+
+GREEN_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+                              const struct timespec *ts, const sigset_t *mask)
+{
+    if (green__bypass(GREEN_F_SELECT) || (ts && !ts->tv_sec && !ts->tv_nsec) ||
+        (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec > 999999999)))
+        return REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
+    return green_epoll(epfd, ev, max, deadline_ts(ts), mask);
+}

@@ -1,0 +1,93 @@
+/*
+ * real.h — the one list of every libc function the shim interposes.
+ *
+ * Each entry X(ret, name, params) generates `real_<name>`, a pointer to the next
+ * definition of the symbol (libc's), resolved with dlsym(RTLD_NEXT) by green__real_init().
+ * The constructor resolves the whole list; a hook that runs earlier (another library's
+ * constructor, the dynamic loader) resolves it on the spot through REAL(name).  A symbol
+ * libc lacks stops the program at start with its name, because a hook without its
+ * original could only guess.  dlsym may call calloc, which the shim does not wrap, so
+ * resolution cannot recurse.
+ *
+ * Tests may overwrite a real_ pointer (the seam STYLE.md describes) to make the Nth call
+ * fail with the errno of their choice.
+ */
+#ifndef GREEN_REAL_H
+#define GREEN_REAL_H
+
+#define _GNU_SOURCE
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+struct mmsghdr;
+
+#define GREEN_REALS(X)                                                                      \
+    /* io.c */                                                                              \
+    X(ssize_t, read, (int, void *, size_t))                                                 \
+    X(ssize_t, write, (int, const void *, size_t))                                          \
+    X(ssize_t, readv, (int, const struct iovec *, int))                                     \
+    X(ssize_t, writev, (int, const struct iovec *, int))                                    \
+    X(ssize_t, pread64, (int, void *, size_t, off_t))                                       \
+    X(ssize_t, pwrite64, (int, const void *, size_t, off_t))                                \
+    /* socket.c */                                                                          \
+    X(int, socket, (int, int, int))                                                         \
+    X(int, socketpair, (int, int, int, int *))                                              \
+    X(int, accept, (int, struct sockaddr *, socklen_t *))                                   \
+    X(int, accept4, (int, struct sockaddr *, socklen_t *, int))                             \
+    X(int, connect, (int, const struct sockaddr *, socklen_t))                              \
+    X(ssize_t, recv, (int, void *, size_t, int))                                            \
+    X(ssize_t, recvfrom, (int, void *, size_t, int, struct sockaddr *, socklen_t *))        \
+    X(ssize_t, recvmsg, (int, struct msghdr *, int))                                        \
+    X(int, recvmmsg, (int, struct mmsghdr *, unsigned, int, struct timespec *))             \
+    X(ssize_t, send, (int, const void *, size_t, int))                                      \
+    X(ssize_t, sendto, (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
+    X(ssize_t, sendmsg, (int, const struct msghdr *, int))                                  \
+    X(int, sendmmsg, (int, struct mmsghdr *, unsigned, int))                                \
+    X(ssize_t, sendfile64, (int, int, off_t *, size_t))                                     \
+    X(ssize_t, splice, (int, off_t *, int, off_t *, size_t, unsigned))                      \
+    X(int, close, (int))                                                                    \
+    X(int, shutdown, (int, int))                                                            \
+    X(int, dup, (int))                                                                      \
+    X(int, dup2, (int, int))                                                                \
+    X(int, dup3, (int, int, int))                                                           \
+    X(int, fcntl64, (int, int, ...))                                                        \
+    X(int, ioctl, (int, unsigned long, ...))                                                \
+    X(int, setsockopt, (int, int, int, const void *, socklen_t))                            \
+    X(int, pipe, (int *))                                                                   \
+    X(int, pipe2, (int *, int))                                                             \
+    X(int, eventfd, (unsigned, int))                                                        \
+    /* poll.c */                                                                            \
+    X(int, poll, (struct pollfd *, nfds_t, int))                                            \
+    X(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *))    \
+    X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *))                   \
+    X(int, pselect, (int, fd_set *, fd_set *, fd_set *, const struct timespec *,            \
+                     const sigset_t *))                                                     \
+    X(int, epoll_wait, (int, struct epoll_event *, int, int))                               \
+    X(int, epoll_pwait, (int, struct epoll_event *, int, int, const sigset_t *))            \
+    X(int, epoll_pwait2, (int, struct epoll_event *, int, const struct timespec *,          \
+                          const sigset_t *))                                                \
+    /* time.c */                                                                            \
+    X(unsigned, sleep, (unsigned))                                                          \
+    X(int, usleep, (useconds_t))                                                            \
+    X(int, nanosleep, (const struct timespec *, struct timespec *))                         \
+    X(int, clock_nanosleep, (clockid_t, int, const struct timespec *, struct timespec *))
+
+#define X(ret, name, params) extern ret(*real_##name) params;
+GREEN_REALS(X)
+#undef X
+
+void green__real_init(void);
+
+#define REAL(name) (__builtin_expect(real_##name != NULL, 1) ? real_##name \
+                                                            : (green__real_init(), real_##name))
+
+#endif

@@ -1,0 +1,461 @@
+/*
+ * socket.c — sockets and descriptor bookkeeping: socket, socketpair, accept, accept4,
+ * connect, the recv and send families, sendfile, splice, close, dup*, fcntl, ioctl,
+ * setsockopt, pipe, pipe2, eventfd.
+ *
+ * recv and send take MSG_DONTWAIT per call.  accept, connect and sendfile have no per-call
+ * flag, so they set O_NONBLOCK on the open file for the duration of one call and put it
+ * back before anything else can run (never across a switch): another green thread, or a
+ * child process sharing the socket, never sees the program's mode changed.
+ *
+ * Descriptor bookkeeping: close (and dup2/dup3 over an open number) first wakes every
+ * green thread waiting on the number with EBADF and stops its watcher, then forgets what
+ * the fd table knew, then closes: the number can be reused at once.  shutdown needs no
+ * hook: a waiter on the socket is woken by the readiness it causes.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "hook.h"
+
+/* ------------------------------------------------------------ recv family */
+
+static ssize_t call_recvfrom(struct green__op *op, int nowait)
+{
+    return REAL(recvfrom)(op->fd, op->buf, op->len, op->flags | (nowait ? MSG_DONTWAIT : 0),
+                          op->addr, op->addrlen);
+}
+
+static ssize_t call_sendto(struct green__op *op, int nowait)
+{
+    return REAL(sendto)(op->fd, op->buf, op->len,
+                        op->flags | (nowait ? MSG_DONTWAIT : 0),
+                        op->addr, op->addrlen ? *op->addrlen : 0);
+}
+
+/* recvmsg and sendmsg: the first call uses the program's msghdr; after a partial transfer
+ * (MSG_WAITALL, or a stream send), the rest goes through a copy that points at the
+ * remaining iovecs and carries no name or control data, which went with the first part. */
+static ssize_t call_msg(struct green__op *op, int nowait)
+{
+    struct msghdr *m = op->msg, rest;
+    int flags = op->flags | (nowait ? MSG_DONTWAIT : 0);
+    ssize_t r;
+
+    if (op->iov != m->msg_iov || op->iovcnt != (int)m->msg_iovlen) {
+        memset(&rest, 0, sizeof rest);
+        rest.msg_iov = (struct iovec *)op->iov;
+        rest.msg_iovlen = (size_t)op->iovcnt;
+        m = &rest;
+    }
+    if (op->events == GREEN_WRITE)
+        return REAL(sendmsg)(op->fd, m, flags);
+    r = REAL(recvmsg)(op->fd, m, flags);
+    if (r >= 0 && m == &rest)
+        ((struct msghdr *)op->msg)->msg_flags |= rest.msg_flags;
+    return r;
+}
+
+GREEN_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+                              socklen_t *addrlen)
+{
+    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT))
+        return REAL(recvfrom)(fd, buf, n, flags, addr, addrlen);
+    struct green__op op = {.call = call_recvfrom, .fd = fd, .events = GREEN_READ,
+                           .flags = flags, .buf = buf, .len = n, .addr = addr,
+                           .addrlen = addrlen};
+    return green__io(&op);
+}
+
+GREEN_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+    return recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+GREEN_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT) || !msg)
+        return REAL(recvmsg)(fd, msg, flags);
+    struct green__op op = {.call = call_msg, .fd = fd, .events = GREEN_READ, .flags = flags,
+                           .iov = msg->msg_iov, .iovcnt = (int)msg->msg_iovlen, .msg = msg};
+    return green__io(&op);
+}
+
+GREEN_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+                            const struct sockaddr *addr, socklen_t addrlen)
+{
+    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT))
+        return REAL(sendto)(fd, buf, n, flags, addr, addrlen);
+    struct green__op op = {.call = call_sendto, .fd = fd, .events = GREEN_WRITE,
+                           .flags = flags, .buf = (void *)buf, .len = n,
+                           .addr = (void *)addr, .addrlen = &addrlen};
+    return green__io(&op);
+}
+
+GREEN_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+    return sendto(fd, buf, n, flags, NULL, 0);
+}
+
+GREEN_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT) || !msg)
+        return REAL(sendmsg)(fd, msg, flags);
+    struct green__op op = {.call = call_msg, .fd = fd, .events = GREEN_WRITE, .flags = flags,
+                           .iov = msg->msg_iov, .iovcnt = (int)msg->msg_iovlen,
+                           .msg = (void *)msg};
+    return green__io(&op);
+}
+
+extern void __chk_fail(void) __attribute__((noreturn));
+
+GREEN_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+    if (n > buflen)
+        __chk_fail();
+    return recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+GREEN_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+                                    struct sockaddr *addr, socklen_t *addrlen)
+{
+    if (n > buflen)
+        __chk_fail();
+    return recvfrom(fd, buf, n, flags, addr, addrlen);
+}
+
+/* A wait for fd inside a hook, mapping the hub's result to the kernel's errno.  Returns 0
+ * when ready, or -1 with errno set (timeout gives timeout_errno). */
+static int wait_ready(int fd, int events, int64_t deadline, int timeout_errno)
+{
+    int w = green__hub_wait_fd(fd, events, deadline);
+
+    if (w >= 0)
+        return 0;
+    if (w == -ECANCELED)
+        green__api_result(w);
+    errno = w == -ETIMEDOUT ? timeout_errno : -w;
+    return -1;
+}
+
+static int64_t timeout_deadline(int fd, int events)
+{
+    struct green__fd *f = green__fd_get(fd);
+    int64_t t = !f ? 0 : events & GREEN_READ ? f->rcvtimeo : f->sndtimeo;
+
+    return t > 0 ? green_now() + t : GREEN_NO_DEADLINE;
+}
+
+/* recvmmsg: blocking, it waits for vlen messages (or one, with MSG_WAITFORONE) or until
+ * its timeout, checked after each message as the kernel does. */
+GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
+                          struct timespec *timeout)
+{
+    int64_t deadline = GREEN_NO_DEADLINE;
+    unsigned done = 0;
+    int r;
+
+    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT))
+        return REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
+    if (timeout)
+        deadline = green_now() + (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+    for (;;) {
+        r = REAL(recvmmsg)(fd, vec + done, vlen - done, flags | MSG_DONTWAIT, NULL);
+        if (r > 0) {
+            done += (unsigned)r;
+            if (done == vlen || (flags & MSG_WAITFORONE) ||
+                (timeout && green_now() >= deadline))
+                return (int)done;
+        } else if (r < 0 && errno != EAGAIN) {
+            return done ? (int)done : r;
+        }
+        if (deadline == GREEN_NO_DEADLINE && done == 0)
+            deadline = timeout_deadline(fd, GREEN_READ);
+        if (wait_ready(fd, GREEN_READ, deadline, EAGAIN) < 0)
+            return done ? (int)done : -1;
+    }
+}
+
+GREEN_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
+{
+    int64_t deadline = GREEN_NO_DEADLINE;
+    unsigned done = 0;
+    int r;
+
+    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT))
+        return REAL(sendmmsg)(fd, vec, vlen, flags);
+    for (;;) {
+        r = REAL(sendmmsg)(fd, vec + done, vlen - done, flags | MSG_DONTWAIT);
+        if (r > 0) {
+            done += (unsigned)r;
+            if (done == vlen)
+                return (int)done;
+        } else if (r < 0 && errno != EAGAIN) {
+            return done ? (int)done : r;
+        } else if (r == 0) {
+            return (int)done;
+        }
+        if (deadline == GREEN_NO_DEADLINE)
+            deadline = timeout_deadline(fd, GREEN_WRITE);
+        if (wait_ready(fd, GREEN_WRITE, deadline, EAGAIN) < 0)
+            return done ? (int)done : -1;
+    }
+}
+
+/* ------------------------------------------------ calls without a per-call flag */
+
+/* Run call with O_NONBLOCK set on fd's open file, then restore it; no switch happens in
+ * between.  *was_nonblock tells whether the program had set it itself. */
+#define WITH_NONBLOCK(fd, was_nonblock, result, call)                                       \
+    do {                                                                                    \
+        int fl_ = REAL(fcntl64)(fd, F_GETFL);                                               \
+        if (fl_ < 0) {                                                                      \
+            (result) = -1;                                                                  \
+            break;                                                                          \
+        }                                                                                   \
+        (was_nonblock) = (fl_ & O_NONBLOCK) != 0;                                           \
+        if (was_nonblock) {                                                                 \
+            (result) = (call);                                                              \
+            break;                                                                          \
+        }                                                                                   \
+        REAL(fcntl64)(fd, F_SETFL, fl_ | O_NONBLOCK);                                       \
+        (result) = (call);                                                                  \
+        int e_ = errno;                                                                     \
+        REAL(fcntl64)(fd, F_SETFL, fl_);                                                    \
+        errno = e_;                                                                         \
+    } while (0)
+
+GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+    int64_t deadline = GREEN_NO_DEADLINE;
+    int r, nb = 0;
+
+    if (green__bypass(GREEN_F_SOCKET))
+        return REAL(accept4)(fd, addr, addrlen, flags);
+    for (;;) {
+        WITH_NONBLOCK(fd, nb, r, REAL(accept4)(fd, addr, addrlen, flags));
+        if (r >= 0) {
+            green__fd_forget(r);
+            return r;
+        }
+        if (nb || errno != EAGAIN)
+            return r;
+        if (deadline == GREEN_NO_DEADLINE)
+            deadline = timeout_deadline(fd, GREEN_READ);
+        if (wait_ready(fd, GREEN_READ, deadline, EAGAIN) < 0)
+            return -1;
+    }
+}
+
+GREEN_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    return accept4(fd, addr, addrlen, 0);
+}
+
+GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    int r, nb = 0, err;
+    socklen_t errlen = sizeof err;
+    int64_t deadline;
+
+    if (green__bypass(GREEN_F_SOCKET))
+        return REAL(connect)(fd, addr, len);
+    deadline = GREEN_NO_DEADLINE;
+    for (;;) {
+        WITH_NONBLOCK(fd, nb, r, REAL(connect)(fd, addr, len));
+        if (r == 0 || nb)
+            return r;
+        if (errno == EAGAIN) {
+            /* A Unix socket's listener has a full backlog: blocking waits for room. */
+            if (deadline == GREEN_NO_DEADLINE)
+                deadline = timeout_deadline(fd, GREEN_WRITE);
+            if (wait_ready(fd, GREEN_WRITE, deadline, EAGAIN) < 0)
+                return -1;
+            continue;
+        }
+        if (errno != EINPROGRESS)
+            return r;
+        break;
+    }
+    /* In progress: wait until it completes, as the blocking call would.  SO_SNDTIMEO
+     * expiry leaves it in progress, as the kernel reports. */
+    if (wait_ready(fd, GREEN_WRITE, timeout_deadline(fd, GREEN_WRITE), EINPROGRESS) < 0)
+        return -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0)
+        return -1;
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
+{
+    int64_t deadline = GREEN_NO_DEADLINE;
+    size_t done = 0;
+    ssize_t r;
+    int nb = 0;
+
+    if (green__bypass(GREEN_F_SOCKET))
+        return REAL(sendfile64)(out, in, off, count);
+    for (;;) {
+        WITH_NONBLOCK(out, nb, r, REAL(sendfile64)(out, in, off, count - done));
+        if (nb)
+            return r;
+        if (r > 0) {
+            done += (size_t)r;
+            if (done == count)
+                return (ssize_t)done;
+        } else if (r == 0) {
+            return (ssize_t)done; /* end of the input file */
+        } else if (errno != EAGAIN) {
+            return done ? (ssize_t)done : -1;
+        }
+        if (deadline == GREEN_NO_DEADLINE)
+            deadline = timeout_deadline(out, GREEN_WRITE);
+        if (wait_ready(out, GREEN_WRITE, deadline, EAGAIN) < 0)
+            return done ? (ssize_t)done : -1;
+    }
+}
+GREEN_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
+    __attribute__((alias("sendfile64")));
+
+/* splice: SPLICE_F_NONBLOCK makes the pipe end non-blocking; the other end is waited for
+ * before each try. */
+GREEN_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t len,
+                            unsigned flags)
+{
+    ssize_t r;
+
+    if (green__bypass(GREEN_F_SOCKET) || (flags & SPLICE_F_NONBLOCK))
+        return REAL(splice)(in, inoff, out, outoff, len, flags);
+    for (;;) {
+        r = REAL(splice)(in, inoff, out, outoff, len, flags | SPLICE_F_NONBLOCK);
+        if (r >= 0 || errno != EAGAIN)
+            return r;
+        if (wait_ready(in, GREEN_READ, GREEN_NO_DEADLINE, EAGAIN) < 0 ||
+            wait_ready(out, GREEN_WRITE, GREEN_NO_DEADLINE, EAGAIN) < 0)
+            return -1;
+    }
+}
+
+/* ------------------------------------------------------ descriptor lifetime */
+
+GREEN_EXPORT int close(int fd)
+{
+    if (!green__bypass(GREEN_F_SOCKET))
+        green__hub_fd_closing(fd);
+    green__fd_forget(fd);
+    return REAL(close)(fd);
+}
+
+static int made(int r, int *fds, int n)
+{
+    if (r >= 0)
+        for (int i = 0; i < n; i++)
+            green__fd_forget(fds ? fds[i] : r);
+    return r;
+}
+
+GREEN_EXPORT int socket(int domain, int type, int proto)
+{
+    return made(REAL(socket)(domain, type, proto), NULL, 1);
+}
+
+GREEN_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
+{
+    return made(REAL(socketpair)(domain, type, proto, sv), sv, 2);
+}
+
+GREEN_EXPORT int pipe(int fds[2])
+{
+    return made(REAL(pipe)(fds), fds, 2);
+}
+
+GREEN_EXPORT int pipe2(int fds[2], int flags)
+{
+    return made(REAL(pipe2)(fds, flags), fds, 2);
+}
+
+GREEN_EXPORT int eventfd(unsigned initval, int flags)
+{
+    return made(REAL(eventfd)(initval, flags), NULL, 1);
+}
+
+GREEN_EXPORT int dup(int fd)
+{
+    return made(REAL(dup)(fd), NULL, 1);
+}
+
+/* dup2 and dup3 close newfd first when it is open: its waiters learn it as from close. */
+GREEN_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+    if (oldfd != newfd && !green__bypass(GREEN_F_SOCKET) &&
+        syscall(SYS_fcntl, oldfd, F_GETFD) >= 0)
+        green__hub_fd_closing(newfd);
+    return made(REAL(dup3)(oldfd, newfd, flags), NULL, 1);
+}
+
+GREEN_EXPORT int dup2(int oldfd, int newfd)
+{
+    if (oldfd != newfd && !green__bypass(GREEN_F_SOCKET) &&
+        syscall(SYS_fcntl, oldfd, F_GETFD) >= 0)
+        green__hub_fd_closing(newfd);
+    return made(REAL(dup2)(oldfd, newfd), NULL, 1);
+}
+
+GREEN_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    void *arg;
+    int r;
+
+    va_start(ap, cmd);
+    arg = va_arg(ap, void *);
+    va_end(ap);
+    r = REAL(fcntl64)(fd, cmd, arg);
+    if (r >= 0) {
+        if (cmd == F_SETFL)
+            green__fd_set_nonblock(fd, ((int)(intptr_t)arg & O_NONBLOCK) != 0);
+        else if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+            green__fd_forget(r);
+    }
+    return r;
+}
+GREEN_EXPORT int fcntl(int fd, int cmd, ...) __attribute__((alias("fcntl64")));
+
+GREEN_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    void *arg;
+    int r;
+
+    va_start(ap, req);
+    arg = va_arg(ap, void *);
+    va_end(ap);
+    r = REAL(ioctl)(fd, req, arg);
+    if (r == 0 && req == FIONBIO && arg)
+        green__fd_set_nonblock(fd, *(int *)arg != 0);
+    return r;
+}
+
+GREEN_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    int r = REAL(setsockopt)(fd, level, name, val, len);
+
+    if (r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO) &&
+        len >= sizeof(struct timeval)) {
+        const struct timeval *tv = val;
+        green__fd_set_timeout(fd, name,
+                              (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000);
+    }
+    return r;
+}
