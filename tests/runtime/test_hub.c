@@ -164,6 +164,19 @@ Test(hub, wait_fd_without_events_gives_einval)
     close(p[1]);
 }
 
+Test(hub, wait_fd_on_a_regular_file_is_ready_at_once)
+{
+    char path[] = "/tmp/green-test-file-XXXXXX";
+    int fd = mkstemp(path);
+
+    cr_assert_geq(fd, 0);
+    unlink(path);
+    /* epoll refuses regular files (EPERM); they are always ready, as poll says. */
+    cr_assert_eq(green_wait_fd(fd, GREEN_READ, green_now() + 2000000000LL), 0);
+    cr_assert_eq(green_wait_fd(fd, GREEN_WRITE, green_now() + 2000000000LL), 0);
+    close(fd);
+}
+
 struct fd_waiter {
     int fd;
     int result;
@@ -281,6 +294,23 @@ Test(hub, wait_child_returns_when_the_child_exits)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 7);
     green_kill(ticker);
     green_join(ticker, NULL);
+}
+
+Test(hub, wait_child_of_a_child_that_already_exited_returns_at_once)
+{
+    int status = 0;
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(3);
+    green_sleep(0.1);
+    cr_assert_eq(green_wait_child(pid, green_now()), 0, "no wait needed");
+    cr_assert_eq(waitpid(pid, &status, WNOHANG), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+    cr_assert_eq(green_wait_child(pid, GREEN_NO_DEADLINE), ECHILD, "reaped: no longer a child");
 }
 
 Test(hub, wait_child_of_a_non_child_gives_echild)

@@ -572,6 +572,21 @@ Test(sched, main_green_exit_lets_the_others_finish_then_exits_0)
     cr_assert_str_eq(out, "main exits\nthread 1 done\nthread 2 done\nthread 3 done\n");
 }
 
+static void main_exits_alone(void *arg)
+{
+    printf("bye\n");
+    green_exit(NULL);
+}
+
+Test(sched, main_green_exit_alone_exits_0_at_once)
+{
+    char out[256];
+    int status = run_child(main_exits_alone, NULL, out, sizeof out);
+
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x:\n%s", status, out);
+    cr_assert_str_eq(out, "bye\n");
+}
+
 /* -------------------------------------------------------------- deadlock */
 
 /* A wait nothing can end: a private object of the waiter protocol nobody signals. */
