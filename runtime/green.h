@@ -247,10 +247,11 @@ typedef struct green_once {
  * green thread running fn is killed, the next caller runs fn. */
 int green_once(green_once_t *once, void (*fn)(void));
 
+/* 32 bytes: fits in glibc's pthread_barrier_t. */
 typedef struct green_barrier {
     unsigned lock;
     unsigned count, waiting;
-    unsigned long generation;
+    unsigned generation;
     struct green__waitq waiters;
 } green_barrier_t;
 #define GREEN_BARRIER_SERIAL_THREAD (-1)

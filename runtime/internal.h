@@ -150,6 +150,8 @@ struct green_thread {
     struct green__local *home;
     uint32_t slot, gen;         /* handle = (gen << 32) | slot */
     uint8_t state, detached, killed, is_main;
+    unsigned nokill;            /* >0: kill does not interrupt waits (pthread calls that are
+                                 * not cancellation points); it takes effect at a later wait */
     int saved_errno;
     int wake_code;              /* set by green__sched_ready, returned by park */
     void *(*fn)(void *);
@@ -220,9 +222,10 @@ static inline void green__runtime_leave(void)
 
 /* The thread for a handle, or NULL if the handle is stale or was never issued. */
 struct green_thread *green__thread_lookup(green_t h);
+/* Handles are odd, so they never equal a real pthread_t (an aligned address). */
 static inline green_t green__handle(const struct green_thread *t)
 {
-    return ((uint64_t)t->gen << 32) | t->slot;
+    return ((uint64_t)t->gen << 32) | ((uint64_t)t->slot << 1) | 1;
 }
 
 /* Park the current green thread (its state becomes WAITING, t->wait must describe the
@@ -234,11 +237,15 @@ int green__sched_park(void);
 void green__sched_ready(struct green_thread *t, int code);
 /* End the current green thread; never returns. */
 void green__sched_exit(void *value) __attribute__((noreturn));
+/* How a killed thread ends; NULL means green__sched_exit(GREEN_KILLED).  The preload shim
+ * sets it to run pthread cleanup handlers and key destructors first (cancellation). */
+extern void (*green__kill_handler)(void);
+void green__killed(void) __attribute__((noreturn));
 /* The public API's exit from a wait: a killed thread ends here instead of returning. */
 static inline int green__api_result(int r)
 {
     if (GREEN_UNLIKELY(r == -ECANCELED) && green__current()->killed)
-        green__sched_exit(GREEN_KILLED);
+        green__killed();
     return r < 0 ? -r : r;
 }
 /* Called by the hub before it blocks: nothing is runnable.  Returns 1 if it declared a

@@ -55,11 +55,11 @@ static struct green__list orphans = {&orphans, &orphans};
 
 struct green_thread *green__thread_lookup(green_t h)
 {
-    uint32_t slot = (uint32_t)h, gen = (uint32_t)(h >> 32);
+    uint32_t slot = (uint32_t)h >> 1, gen = (uint32_t)(h >> 32);
     struct green_thread **seg;
     struct green_thread *t;
 
-    if (slot >> SEG_BITS >= SEG_MAX)
+    if (!(h & 1) || slot >> SEG_BITS >= SEG_MAX)
         return NULL;
     seg = __atomic_load_n(&segs[slot >> SEG_BITS], __ATOMIC_ACQUIRE);
     if (!seg)
@@ -124,6 +124,7 @@ static struct green_thread *thread_alloc(struct green__local *l)
     green__list_init(&t->link);
     green__list_init(&t->all);
     t->detached = t->killed = t->is_main = 0;
+    t->nokill = 0;
     t->saved_errno = 0;
     t->wake_code = 0;
     t->value = NULL;
@@ -200,7 +201,7 @@ int green__sched_park(void)
     struct green__sched *s = &green__local()->sched;
     struct green_thread *cur = s->current;
 
-    if (cur->killed && cur->wait.killable) {
+    if (cur->killed && cur->wait.killable && !cur->nokill) {
         cur->wait.kind = GREEN_WAIT_NONE;
         return -ECANCELED;
     }
@@ -244,7 +245,7 @@ static void thread_entry(void *arg)
 
     after_switch(&t->home->sched);
     if (t->killed)
-        green__sched_exit(GREEN_KILLED);
+        green__killed();
     green__sched_exit(t->fn(t->arg));
 }
 
@@ -393,8 +394,8 @@ GREEN_EXPORT int green_yield(void)
     struct green__sched *s = &green__local()->sched;
     struct green_thread *cur = s->current, *next;
 
-    if (cur->killed)
-        green__sched_exit(GREEN_KILLED);
+    if (cur->killed && !cur->nokill)
+        green__killed();
     cur->state = GREEN_READY;
     green__list_push_back(&s->runq, &cur->link);
     next = pick_next(s);
@@ -565,9 +566,18 @@ GREEN_EXPORT int green_kill(green_t h)
     if (t->state == GREEN_DONE)
         return 0;
     t->killed = 1;
-    if (t->state == GREEN_WAITING && t->wait.killable)
+    if (t->state == GREEN_WAITING && t->wait.killable && !t->nokill)
         green__sched_ready(t, -ECANCELED);
     return 0;
+}
+
+void (*green__kill_handler)(void);
+
+void green__killed(void)
+{
+    if (green__kill_handler)
+        green__kill_handler();
+    green__sched_exit(GREEN_KILLED);
 }
 
 GREEN_EXPORT int green_setname(green_t h, const char *name)
