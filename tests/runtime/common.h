@@ -53,6 +53,44 @@ static inline __attribute__((format(printf, 2, 3))) void tlog_add(struct tlog *l
         l->len = l->len + (size_t)n < sizeof l->buf ? l->len + (size_t)n : sizeof l->buf - 1;
 }
 
+/* A green thread that counts 10 ms ticks in *ticks until it is killed: proof that green
+ * threads keep running while another one waits. */
+static inline void *ticker_body(void *arg)
+{
+    for (;;) {
+        ++*(int *)arg;
+        green_sleep(0.01);
+    }
+    return NULL;
+}
+
+static inline green_t ticker_start(int *ticks)
+{
+    green_t t = green_spawn(ticker_body, ticks);
+
+    cr_assert_neq(t, GREEN_NONE);
+    return t;
+}
+
+static inline void ticker_stop(green_t t)
+{
+    void *v = NULL;
+
+    cr_assert_eq(green_kill(t), 0);
+    cr_assert_eq(green_join(t, &v), 0);
+    cr_assert_eq(v, GREEN_KILLED);
+}
+
+/* Assert a child's wait status: exited with code, or killed by signal; out is its output. */
+#define cr_assert_exited(status, code, out)                                                 \
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == (code),                           \
+              "expected exit status %d, got wait status %#x; output:\n%s", (code), (status), \
+              (out))
+#define cr_assert_signalled(status, sig, out)                                               \
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == (sig),                             \
+              "expected death by signal %d, got wait status %#x; output:\n%s", (sig),       \
+              (status), (out))
+
 /* Resident set size of this process, in bytes, from /proc/self/statm. */
 static inline long rss_bytes(void)
 {

@@ -263,53 +263,46 @@ Test(hub, many_fds_are_waited_on_at_once)
 
 /* -------------------------------------------------------------- children */
 
-static void *tick(void *arg)
+/* Fork a child that sleeps, then exits with code. */
+static pid_t fork_sleeper(useconds_t usec, int code)
 {
-    for (;;) {
-        ++*(int *)arg;
-        green_sleep(0.01);
-    }
-    return NULL;
-}
-
-Test(hub, wait_child_returns_when_the_child_exits)
-{
-    int ticks = 0, status = 0;
-    green_t ticker = green_spawn(tick, &ticks);
     pid_t pid;
-    int64_t t0;
 
     fflush(NULL);
     pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        usleep(200000);
-        _exit(7);
+        if (usec)
+            usleep(usec);
+        _exit(code);
     }
-    t0 = green_now();
+    return pid;
+}
+
+Test(hub, wait_child_returns_when_the_child_exits)
+{
+    int ticks = 0, status = 0;
+    green_t ticker = ticker_start(&ticks);
+    pid_t pid = fork_sleeper(200000, 7);
+    int64_t t0 = green_now();
+
     cr_assert_eq(green_wait_child(pid, green_now() + 10000000000LL), 0);
     cr_assert_geq(secs_since(t0), 0.15);
     cr_assert_gt(ticks, 3, "other green threads run while main waits for the child");
     cr_assert_eq(waitpid(pid, &status, WNOHANG), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 7);
-    green_kill(ticker);
-    green_join(ticker, NULL);
+    cr_assert_exited(status, 7, "");
+    ticker_stop(ticker);
 }
 
 Test(hub, wait_child_of_a_child_that_already_exited_returns_at_once)
 {
     int status = 0;
-    pid_t pid;
+    pid_t pid = fork_sleeper(0, 3);
 
-    fflush(NULL);
-    pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0)
-        _exit(3);
     green_sleep(0.1);
     cr_assert_eq(green_wait_child(pid, green_now()), 0, "no wait needed");
     cr_assert_eq(waitpid(pid, &status, WNOHANG), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+    cr_assert_exited(status, 3, "");
     cr_assert_eq(green_wait_child(pid, GREEN_NO_DEADLINE), ECHILD, "reaped: no longer a child");
 }
 
@@ -321,24 +314,16 @@ Test(hub, wait_child_of_a_non_child_gives_echild)
 Test(hub, wait_child_times_out_and_the_child_stays_reapable)
 {
     int status = 0;
-    pid_t pid;
-    int64_t t0;
+    pid_t pid = fork_sleeper(10000000, 0);
+    int64_t t0 = green_now();
 
-    fflush(NULL);
-    pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        usleep(10000000);
-        _exit(0);
-    }
-    t0 = green_now();
     cr_assert_eq(green_wait_child(pid, t0 + 100000000), ETIMEDOUT);
     cr_assert_geq(secs_since(t0), 0.1);
     cr_assert_lt(secs_since(t0), 3.0);
     kill(pid, SIGKILL);
     cr_assert_eq(green_wait_child(pid, green_now() + 5000000000LL), 0);
     cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    cr_assert_signalled(status, SIGKILL, "");
 }
 
 /* --------------------------------------------------------- remote wakes */
@@ -375,7 +360,7 @@ Test(hub, a_wake_posted_by_a_plain_pthread_reaches_the_green_thread)
     struct green__waiter w;
     pthread_t pt;
     int ticks = 0;
-    green_t ticker = green_spawn(tick, &ticks);
+    green_t ticker = ticker_start(&ticks);
 
     green__waiter_init(&w);
     green__spin_lock(&m.lock);
@@ -387,8 +372,7 @@ Test(hub, a_wake_posted_by_a_plain_pthread_reaches_the_green_thread)
     cr_assert(m.posted);
     cr_assert(w.remote && w.delivered, "the wake travelled through the hub");
     cr_assert_eq(pthread_join(pt, NULL), 0);
-    green_kill(ticker);
-    green_join(ticker, NULL);
+    ticker_stop(ticker);
 }
 
 static void bump(void *arg)

@@ -35,19 +35,10 @@ static void block_300ms(void *arg)
         __atomic_add_fetch((int *)arg, 1, __ATOMIC_RELAXED);
 }
 
-static void *tick(void *arg)
-{
-    for (;;) {
-        ++*(int *)arg;
-        green_sleep(0.01);
-    }
-    return NULL;
-}
-
 Test(pool, other_green_threads_run_while_a_job_blocks)
 {
     int ticks = 0, done = 0;
-    green_t ticker = green_spawn(tick, &ticks);
+    green_t ticker = ticker_start(&ticks);
     int64_t t0 = green_now();
 
     cr_assert_eq(green_pool_run(block_300ms, &done), 0);
@@ -55,8 +46,7 @@ Test(pool, other_green_threads_run_while_a_job_blocks)
     cr_assert_geq(secs_since(t0), 0.3);
     /* 30 ticks if the machine is idle; a third of that is proof enough. */
     cr_assert_geq(ticks, 10, "only %d ticks of 10 ms in 300 ms", ticks);
-    green_kill(ticker);
-    green_join(ticker, NULL);
+    ticker_stop(ticker);
 }
 
 static void *run_block(void *arg)
@@ -112,7 +102,7 @@ Test(pool, a_thread_waiting_on_a_job_is_not_deadlocked)
     char out[4096];
     int status = run_child(join_a_job_waiter, NULL, out, sizeof out);
 
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x:\n%s", status, out);
+    cr_assert_exited(status, 0, out);
     cr_assert_str_eq(out, "join 0 value 0 done 1\n");
 }
 

@@ -567,8 +567,7 @@ Test(sched, main_green_exit_lets_the_others_finish_then_exits_0)
     char out[4096];
     int status = run_child(main_exits_early, NULL, out, sizeof out);
 
-    cr_assert(WIFEXITED(status), "status %#x, output:\n%s", status, out);
-    cr_assert_eq(WEXITSTATUS(status), 0, "output:\n%s", out);
+    cr_assert_exited(status, 0, out);
     cr_assert_str_eq(out, "main exits\nthread 1 done\nthread 2 done\nthread 3 done\n");
 }
 
@@ -583,7 +582,7 @@ Test(sched, main_green_exit_alone_exits_0_at_once)
     char out[256];
     int status = run_child(main_exits_alone, NULL, out, sizeof out);
 
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x:\n%s", status, out);
+    cr_assert_exited(status, 0, out);
     cr_assert_str_eq(out, "bye\n");
 }
 
@@ -626,7 +625,7 @@ Test(sched, deadlock_fails_main_join_with_edeadlk_and_names_the_waiters)
     char out[8192];
     int status = run_child(deadlock_in_child, NULL, out, sizeof out);
 
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x:\n%s", status, out);
+    cr_assert_exited(status, 0, out);
     cr_assert(strstr(out, "deadlock"), "no report:\n%s", out);
     cr_assert(strstr(out, "\"main\" waiting on join of #"), "main not listed:\n%s", out);
     cr_assert(strstr(out, "\"stuck\" waiting on event"), "stuck not listed:\n%s", out);
@@ -659,7 +658,7 @@ Test(sched, threads_joining_each_other_are_reported_as_deadlocked)
     char out[8192];
     int status = run_child(join_cycle_in_child, NULL, out, sizeof out);
 
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x:\n%s", status, out);
+    cr_assert_exited(status, 0, out);
     cr_assert(strstr(out, "deadlock"), "no report:\n%s", out);
     cr_assert(strstr(out, "#2 waiting on join of #1 \"main\""), "%s", out);
     cr_assert(strstr(out, "join: EDEADLK\njoin after kill: 0\n"), "%s", out);

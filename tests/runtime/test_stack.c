@@ -60,8 +60,7 @@ static void expect_overflow_report(const char *mode, int sig)
     char out[8192];
     int status = run_child(overflow_in_child, (void *)mode, out, sizeof out);
 
-    cr_assert(WIFSIGNALED(status), "status %#x, output:\n%s", status, out);
-    cr_assert_eq(WTERMSIG(status), sig, "died of signal %d, output:\n%s", WTERMSIG(status), out);
+    cr_assert_signalled(status, sig, out);
     cr_assert(strstr(out, "stack overflow in green thread"), "output:\n%s", out);
     cr_assert(strstr(out, "\"deep\""), "the report names the thread:\n%s", out);
     cr_assert(strstr(out, "GREEN_STACK_SIZE"), "the report names the setting:\n%s", out);
@@ -117,8 +116,7 @@ Test(stack, overflow_is_reported_by_the_canary_once_the_guard_budget_is_spent)
     char out[8192];
     int status = run_child(canary_in_child, NULL, out, sizeof out);
 
-    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x:\n%s", status,
-              out);
+    cr_assert_signalled(status, SIGABRT, out);
     cr_assert(strstr(out, "vm.max_map_count"), "the first canary stack warns:\n%s", out);
     cr_assert(strstr(out, "stack overflow in green thread"), "output:\n%s", out);
     cr_assert(strstr(out, "\"deep\""), "output:\n%s", out);
@@ -272,8 +270,7 @@ Test(stack, a_bad_green_stack_size_stops_the_program_with_status_2)
 
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int status = run_child(spawn_with_env, (void *)bad[i], out, sizeof out);
-        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "%s: status %#x:\n%s", bad[i],
-                  status, out);
+        cr_assert_exited(status, 2, out);
         snprintf(want, sizeof want, "GREEN_STACK_SIZE=\"%s\"", bad[i]);
         cr_assert(strstr(out, want), "the message names the variable and value:\n%s", out);
         cr_assert_null(strstr(out, "stack "), "nothing ran:\n%s", out);
@@ -285,7 +282,7 @@ Test(stack, green_stack_size_sets_the_default_stack)
     char out[4096];
     int status = run_child(spawn_with_env, "512k", out, sizeof out);
 
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x:\n%s", status, out);
+    cr_assert_exited(status, 0, out);
     cr_assert_str_eq(out, "stack 524288\n");
 }
 
