@@ -328,51 +328,53 @@ Test(hub, wait_child_times_out_and_the_child_stays_reapable)
 
 /* --------------------------------------------------------- remote wakes */
 
-/* A private object of the waiter protocol (internal.h), signalled by a plain pthread. */
-struct mailbox {
-    unsigned lock;
-    struct green__waitq q;
-    int posted;
+/* A plain pthread (no green state) posts a semaphore and sets an event that green threads
+ * wait on; the wakes travel through the hub's async watcher. */
+struct from_pthread {
+    green_sem_t sem;
+    green_event_t event;
 };
 
 static void *post_from_pthread(void *arg)
 {
-    struct mailbox *m = arg;
-    struct green__waiter *w = NULL;
+    struct from_pthread *p = arg;
 
-    /* Wait until the green thread is queued, then hand it the wake. */
-    while (!w) {
-        usleep(1000);
-        green__spin_lock(&m->lock);
-        w = green__waitq_pop(&m->q);
-        if (w) {
-            m->posted = 1;
-            green__waiter_wake(w, 42);
-        }
-        green__spin_unlock(&m->lock);
-    }
+    usleep(50000);
+    green_sem_post(&p->sem);
+    usleep(50000);
+    green_event_set(&p->event);
     return NULL;
+}
+
+static void *wait_event_10s(void *arg)
+{
+    return (void *)(intptr_t)green_event_timedwait(arg, green_now() + 10000000000LL);
 }
 
 Test(hub, a_wake_posted_by_a_plain_pthread_reaches_the_green_thread)
 {
-    struct mailbox m = {0};
-    struct green__waiter w;
+    struct from_pthread p = {.event = GREEN_EVENT_INIT};
     pthread_t pt;
     int ticks = 0;
     green_t ticker = ticker_start(&ticks);
+    green_t waiter;
+    void *v = (void *)-1;
+    int64_t t0 = green_now();
 
-    green__waiter_init(&w);
-    green__spin_lock(&m.lock);
-    green__waitq_push(&m.q, &w);
-    cr_assert_eq(pthread_create(&pt, NULL, post_from_pthread, &m), 0);
-    cr_assert_eq(green__waiter_wait(&w, &m.lock, &m.q, green_now() + 10000000000LL,
-                                    GREEN_WAIT_EVENT, &m),
-                 42);
-    cr_assert(m.posted);
-    cr_assert(w.remote && w.delivered, "the wake travelled through the hub");
+    cr_assert_eq(green_sem_init(&p.sem, 0), 0);
+    waiter = green_spawn(wait_event_10s, &p.event);
+    cr_assert_eq(pthread_create(&pt, NULL, post_from_pthread, &p), 0);
+    cr_assert_eq(green_sem_timedwait(&p.sem, green_now() + 10000000000LL), 0);
+    cr_assert_geq(secs_since(t0), 0.05);
+    cr_assert_eq(green_join(waiter, &v), 0);
+    cr_assert_eq(v, NULL, "event wait gave %ld", (long)(intptr_t)v);
+    cr_assert_geq(secs_since(t0), 0.1);
+    cr_assert_lt(secs_since(t0), 5.0);
+    cr_assert_gt(ticks, 3, "green threads ran while they waited for the pthread");
     cr_assert_eq(pthread_join(pt, NULL), 0);
     ticker_stop(ticker);
+    green_sem_destroy(&p.sem);
+    green_event_destroy(&p.event);
 }
 
 static void bump(void *arg)
@@ -381,11 +383,25 @@ static void bump(void *arg)
     __atomic_add_fetch((int *)arg, 1, __ATOMIC_RELAXED);
 }
 
+static void set_event(void *arg)
+{
+    usleep(20000);
+    green_event_set(arg);
+}
+
 Test(hub, a_wake_posted_by_a_pool_worker_reaches_the_green_thread)
 {
     int n = 0;
+    green_event_t e = GREEN_EVENT_INIT;
+    green_t waiter = green_spawn(wait_event_10s, &e);
+    void *v = (void *)-1;
 
+    /* The job's own completion, twenty times over ... */
     for (int i = 0; i < 20; i++)
         cr_assert_eq(green_pool_run(bump, &n), 0);
     cr_assert_eq(n, 20);
+    /* ... and an event a job sets for another green thread. */
+    cr_assert_eq(green_pool_run(set_event, &e), 0);
+    cr_assert_eq(green_join(waiter, &v), 0);
+    cr_assert_eq(v, NULL);
 }

@@ -588,29 +588,16 @@ Test(sched, main_green_exit_alone_exits_0_at_once)
 
 /* -------------------------------------------------------------- deadlock */
 
-/* A wait nothing can end: a private object of the waiter protocol nobody signals. */
-struct never {
-    unsigned lock;
-    struct green__waitq q;
-};
-
-static void *wait_forever(void *arg)
+static void *wait_event(void *arg)
 {
-    struct never *n = arg;
-    struct green__waiter w;
-
-    green__waiter_init(&w);
-    green__spin_lock(&n->lock);
-    green__waitq_push(&n->q, &w);
-    return (void *)(intptr_t)green__api_result(
-        green__waiter_wait(&w, &n->lock, &n->q, GREEN_NO_DEADLINE, GREEN_WAIT_EVENT, n));
+    return (void *)(intptr_t)green_event_wait(arg);
 }
 
 static void deadlock_in_child(void *arg)
 {
-    struct never n = {0};
+    green_event_t nobody_sets = GREEN_EVENT_INIT;
     green_attr_t a = {.name = "stuck"};
-    green_t t = green_spawn_attr(&a, wait_forever, &n);
+    green_t t = green_spawn_attr(&a, wait_event, &nobody_sets);
     void *v = NULL;
     int r = green_join(t, NULL);
 
