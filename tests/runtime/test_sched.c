@@ -226,6 +226,22 @@ Test(sched, joinall_timeout_joins_the_finished_and_leaves_the_rest_joinable)
     cr_assert_eq(never, 0);
 }
 
+Test(sched, joinall_with_zero_timeout_only_reaps_the_ended)
+{
+    int never = 0;
+    green_t t[2] = {green_spawn(return_arg, (void *)5), green_spawn(sleep_long, &never)};
+    void *v[2] = {0};
+
+    green_yield(); /* t[0] ends, t[1] sleeps */
+    cr_assert_eq(green_joinall(t, 2, v, 0), ETIMEDOUT);
+    cr_assert_eq(t[0], GREEN_NONE);
+    cr_assert_eq(v[0], (void *)5);
+    cr_assert_neq(t[1], GREEN_NONE);
+    green_kill(t[1]);
+    cr_assert_eq(green_joinall(t, 2, v, -1), 0);
+    cr_assert_eq(v[1], GREEN_KILLED);
+}
+
 Test(sched, joinall_with_an_invalid_handle_waits_for_nothing)
 {
     green_t t[2] = {green_spawn(sleep_then_return, NULL), (green_t)0xdead00000000beefULL};
@@ -497,6 +513,25 @@ Test(sched, spawn_join_cycles_do_not_grow_memory)
                  (after - before) >> 10);
 }
 
+Test(sched, detached_spawn_cycles_do_not_grow_memory)
+{
+    green_attr_t a = {.detached = 1};
+    long before, after;
+
+    for (int i = 0; i < 10000; i++) {
+        green_spawn_attr(&a, return_arg, NULL);
+        green_yield();
+    }
+    before = rss_bytes();
+    for (int i = 0; i < 100000; i++) {
+        cr_assert_neq(green_spawn_attr(&a, return_arg, NULL), GREEN_NONE);
+        green_yield();
+    }
+    after = rss_bytes();
+    cr_assert_lt(after - before, 2L << 20, "RSS grew by %ld KiB over 100,000 detached threads",
+                 (after - before) >> 10);
+}
+
 Test(sched, bad_stack_sizes_give_einval)
 {
     green_attr_t small = {.stack_size = 16 * 1024 - 1};
@@ -649,4 +684,38 @@ Test(sched, threads_joining_each_other_are_reported_as_deadlocked)
     cr_assert(strstr(out, "deadlock"), "no report:\n%s", out);
     cr_assert(strstr(out, "#2 waiting on join of #1 \"main\""), "%s", out);
     cr_assert(strstr(out, "join: EDEADLK\njoin after kill: 0\n"), "%s", out);
+}
+
+static green_t peers[2];
+
+static void *join_peer(void *arg)
+{
+    intptr_t me = (intptr_t)arg;
+    int r;
+
+    green_yield(); /* let the peer start */
+    r = green_join(peers[1 - me], NULL);
+    printf("%c: %s\n", (int)('a' + me), r == EDEADLK ? "EDEADLK" : r ? strerror(r) : "joined");
+    return NULL;
+}
+
+static void peers_deadlock_after_main_exits(void *arg)
+{
+    peers[0] = green_spawn(join_peer, (void *)0);
+    peers[1] = green_spawn(join_peer, (void *)1);
+    green_exit(NULL);
+}
+
+Test(sched, deadlock_without_main_fails_every_waiting_thread)
+{
+    char out[8192];
+    int status = run_child(peers_deadlock_after_main_exits, NULL, out, sizeof out);
+
+    cr_assert_exited(status, 0, out);
+    cr_assert(strstr(out, "deadlock"), "no report:\n%s", out);
+    cr_assert(strstr(out, "#2 waiting on join of #3"), "%s", out);
+    cr_assert(strstr(out, "#3 waiting on join of #2"), "%s", out);
+    /* a fails first; b's join then finds a ended and joins it. */
+    cr_assert(strstr(out, "a: EDEADLK\n"), "%s", out);
+    cr_assert(strstr(out, "b: "), "%s", out);
 }

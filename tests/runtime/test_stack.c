@@ -214,6 +214,36 @@ Test(stack, stacks_are_reused)
     cr_assert_leq(count_distinct(seen + 500, 500), 11, "ten at a time share a few stacks");
 }
 
+static int count_mappings(void)
+{
+    char line[512];
+    int n = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof line, f))
+        n++;
+    fclose(f);
+    return n;
+}
+
+Test(stack, odd_sized_stacks_are_reused_without_growing_the_mappings)
+{
+    green_attr_t a = {.stack_size = 64 * KIB};
+    green_t t[20];
+    int before = 0;
+
+    for (int round = 0; round < 50; round++) {
+        if (round == 5)
+            before = count_mappings();
+        for (int i = 0; i < 20; i++)
+            t[i] = green_spawn_attr(&a, stack_lo, NULL);
+        cr_assert_eq(green_joinall(t, 20, NULL, -1), 0);
+    }
+    cr_assert_leq(count_mappings(), before + 4, "mappings grew from %d to %d", before,
+                  count_mappings());
+}
+
 /* ------------------------------------------------------- GREEN_STACK_SIZE */
 
 Test(stack, parse_size_accepts_bytes_and_suffixes)
@@ -284,6 +314,9 @@ Test(stack, green_stack_size_sets_the_default_stack)
 
     cr_assert_exited(status, 0, out);
     cr_assert_str_eq(out, "stack 524288\n");
+    status = run_child(spawn_with_env, "100000", out, sizeof out);
+    cr_assert_exited(status, 0, out);
+    cr_assert_str_eq(out, "stack 102400\n", "rounded up to whole pages");
 }
 
 /* ------------------------------------------------------ many deep stacks */
