@@ -12,6 +12,8 @@ libcriterion-dev:/usr/include/criterion/criterion.h
 pkg-config:/usr/bin/pkg-config
 gcc:/usr/bin/gcc
 make:/usr/bin/make
+gcc-aarch64-linux-gnu:/usr/bin/aarch64-linux-gnu-gcc
+qemu-user:/usr/bin/qemu-aarch64
 "
 missing=""
 for entry in $need; do
