@@ -220,6 +220,83 @@ Test(hub, close_fd_wakes_every_waiter_with_ebadf)
     close(p[1]);
 }
 
+Test(hub, a_closed_fd_number_reused_at_once_serves_a_new_waiter)
+{
+    int p[2], q[2];
+    struct fd_waiter old = {0}, fresh = {0};
+    green_t t_old, t_fresh;
+    char c;
+
+    cr_assert_eq(pipe(p), 0);
+    old.fd = p[0];
+    t_old = green_spawn(wait_on_fd, &old);
+    green_yield(); /* old waits on p[0] */
+    green_close_fd(p[0]);
+    close(p[0]);
+    cr_assert_eq(pipe(q), 0);
+    cr_assert_eq(q[0], p[0], "the lowest free number comes back");
+    fresh.fd = q[0];
+    t_fresh = green_spawn(wait_on_fd, &fresh); /* queued before old has even run */
+    green_yield();
+    cr_assert_eq(write(q[1], "x", 1), 1);
+    cr_assert_eq(green_join(t_old, NULL), 0);
+    cr_assert_eq(old.result, EBADF);
+    cr_assert_eq(green_timedjoin(t_fresh, NULL, green_now() + 5000000000LL), 0);
+    cr_assert_eq(fresh.result, 0);
+    cr_assert_eq(read(q[0], &c, 1), 1);
+    close(p[1]);
+    close(q[0]);
+    close(q[1]);
+}
+
+static void *yield_until_set(void *arg)
+{
+    long yields = 0;
+
+    while (!__atomic_load_n((int *)arg, __ATOMIC_RELAXED)) {
+        green_yield();
+        yields++;
+    }
+    return (void *)yields;
+}
+
+static void *set_after_sleep(void *arg)
+{
+    green_sleep(0.05);
+    *(int *)arg = 1;
+    return NULL;
+}
+
+Test(hub, a_thread_that_keeps_yielding_does_not_starve_timers_or_fds)
+{
+    int flag = 0, p[2];
+    struct pipe_writer w;
+    void *yields;
+
+    /* A timer. */
+    green_t spinner = green_spawn(yield_until_set, &flag);
+    green_t setter = green_spawn(set_after_sleep, &flag);
+    cr_assert_eq(green_timedjoin(spinner, &yields, green_now() + 5000000000LL), 0);
+    cr_assert_gt((long)yields, 0);
+    cr_assert_eq(green_join(setter, NULL), 0);
+    /* An fd: main itself keeps yielding while a thread waits for a pipe written by
+     * another after a sleep. */
+    cr_assert_eq(pipe(p), 0);
+    struct fd_waiter r = {.fd = p[0]};
+    w = (struct pipe_writer){p[1], 0.02};
+    green_t reader = green_spawn(wait_on_fd, &r);
+    green_t writer = green_spawn(write_later, &w);
+    int64_t t0 = green_now();
+    while (!r.returned && secs_since(t0) < 5.0)
+        green_yield();
+    cr_assert(r.returned, "the fd wait never ended while main kept yielding");
+    cr_assert_eq(r.result, 0);
+    green_join(reader, NULL);
+    green_join(writer, NULL);
+    close(p[0]);
+    close(p[1]);
+}
+
 #define NPAIRS 200
 
 struct pair_reader {

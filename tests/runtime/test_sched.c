@@ -449,6 +449,21 @@ Test(sched, kill_self_ends_at_the_next_wait)
     cr_assert_eq(steps[2], 0);
 }
 
+Test(sched, a_killed_joiner_leaves_its_target_joinable)
+{
+    green_t target = green_spawn(sleep_then_return, (void *)3);
+    green_t joiner = green_spawn(join_arg, &target);
+    void *v = NULL;
+
+    green_yield(); /* joiner waits on target */
+    cr_assert_eq(green_join(target, NULL), EINVAL, "target has a joiner");
+    cr_assert_eq(green_kill(joiner), 0);
+    cr_assert_eq(green_join(joiner, &v), 0);
+    cr_assert_eq(v, GREEN_KILLED);
+    cr_assert_eq(green_join(target, &v), 0);
+    cr_assert_eq(v, (void *)3);
+}
+
 Test(sched, kill_of_an_invalid_handle_gives_esrch)
 {
     green_t t = green_spawn(return_arg, NULL);
