@@ -36,6 +36,12 @@ enum {
  * passes through. */
 extern unsigned green__patched;
 
+/* The family is on (the constructor has run and GREEN_PATCH includes it). */
+static inline int green__family_on(unsigned family)
+{
+    return (__atomic_load_n(&green__patched, __ATOMIC_RELAXED) & family) != 0;
+}
+
 static inline int green__bypass(unsigned family)
 {
     struct green__local *l;
