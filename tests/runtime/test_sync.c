@@ -63,9 +63,10 @@ static int in_child(int (*fn)(void))
     return WEXITSTATUS(status);
 }
 
-/* A plain pthread that sleeps a little, then calls fn(arg): a wake from outside libgreen. */
+/* Wakes from outside libgreen: a green thread runs waiter (which returns 0 once woken),
+ * and wake(obj) comes from a plain pthread, a little later, or from a pool worker. */
 struct later {
-    int (*fn)(void *);
+    void (*fn)(void *);
     void *arg;
 };
 
@@ -79,11 +80,31 @@ static void *later_main(void *p)
     return NULL;
 }
 
-static pthread_t start_later(struct later *l)
+static void woken_from_pthread(void *(*waiter)(void *), void (*wake)(void *), void *obj)
 {
+    struct later l = {wake, obj};
+    green_t t = green_spawn(waiter, NULL);
+    int64_t t0 = green_now();
     pthread_t tid;
-    cr_assert_eq(pthread_create(&tid, NULL, later_main, l), 0);
-    return tid;
+    void *v;
+
+    settle();
+    cr_assert_eq(pthread_create(&tid, NULL, later_main, &l), 0);
+    cr_assert_eq(green_join(t, &v), 0);
+    cr_assert_eq((intptr_t)v, 0);
+    cr_assert_lt(since(t0), 2.0);
+    cr_assert_eq(pthread_join(tid, NULL), 0);
+}
+
+static void woken_from_pool(void *(*waiter)(void *), void (*wake)(void *), void *obj)
+{
+    green_t t = green_spawn(waiter, NULL);
+    void *v;
+
+    settle();
+    cr_assert_eq(green_pool_run(wake, obj), 0);
+    cr_assert_eq(green_join(t, &v), 0);
+    cr_assert_eq((intptr_t)v, 0);
 }
 
 /* ------------------------------------------------------------------- mutex */
@@ -271,6 +292,26 @@ static int relock_normal(void)
 Test(mutex, relock_of_a_normal_mutex_is_reported_as_deadlock)
 {
     cr_assert_eq(in_child(relock_normal), 0);
+}
+
+static void *lock_then_unlock(void *arg)
+{
+    int r = green_mutex_lock(&gm);
+    return (void *)(intptr_t)(r ? r : green_mutex_unlock(&gm));
+}
+
+static void unlock_mutex(void *m)
+{
+    green_mutex_unlock(m);
+}
+
+Test(mutex, unlock_from_a_plain_pthread_or_a_pool_worker_hands_off_a_normal_mutex)
+{
+    green_mutex_lock(&gm);
+    woken_from_pthread(lock_then_unlock, unlock_mutex, &gm);
+    green_mutex_lock(&gm);
+    woken_from_pool(lock_then_unlock, unlock_mutex, &gm);
+    cr_assert_eq(green_mutex_trylock(&gm), 0);
 }
 
 /* A green thread of another OS thread waits for the mutex main holds. */
@@ -506,19 +547,16 @@ Test(cond, killed_waiter_ends_holding_the_mutex)
     cr_assert_eq(green_cond_destroy(&gc), 0);
 }
 
-static void signal_from_worker(void *arg)
+static void signal_cond(void *c)
 {
-    green_cond_signal(arg);
+    green_cond_signal(c);
 }
 
-Test(cond, signal_from_a_pool_worker_wakes_a_green_waiter)
+Test(cond, signal_from_a_plain_pthread_or_a_pool_worker_wakes_a_green_waiter)
 {
-    green_t t = green_spawn(wait_once_count, NULL);
-
-    settle();
-    cr_assert_eq(green_pool_run(signal_from_worker, &gc), 0);
-    cr_assert_eq(green_join(t, NULL), 0);
-    cr_assert_eq(woke, 1);
+    woken_from_pthread(wait_once_count, signal_cond, &gc);
+    woken_from_pool(wait_once_count, signal_cond, &gc);
+    cr_assert_eq(woke, 2);
 }
 
 /* ------------------------------------------------------------------ rwlock */
@@ -669,14 +707,9 @@ Test(rwlock, killed_waiter_ends_and_the_lock_still_works)
 
 static green_sem_t gs;
 
-static int post_sem(void *arg)
+static void post_sem(void *s)
 {
-    return green_sem_post(arg);
-}
-
-static void post_from_worker(void *arg)
-{
-    green_sem_post(arg);
+    green_sem_post(s);
 }
 
 static void *sem_wait_thread(void *arg)
@@ -727,26 +760,10 @@ Test(sem, post_gives_the_token_to_a_waiter_not_the_count)
     cr_assert_eq((intptr_t)r, 0);
 }
 
-Test(sem, post_from_a_plain_pthread_wakes_a_green_waiter)
+Test(sem, post_from_a_plain_pthread_or_a_pool_worker_wakes_a_green_waiter)
 {
-    struct later l = {post_sem, &gs};
-    pthread_t tid = start_later(&l);
-    int64_t t0 = green_now();
-
-    cr_assert_eq(green_sem_timedwait(&gs, t0 + 5000 * MS), 0);
-    cr_assert_lt(since(t0), 2.0);
-    cr_assert_eq(pthread_join(tid, NULL), 0);
-}
-
-Test(sem, post_from_a_pool_worker_wakes_a_green_waiter)
-{
-    green_t t = green_spawn(sem_wait_thread, NULL);
-    void *r;
-
-    settle();
-    cr_assert_eq(green_pool_run(post_from_worker, &gs), 0);
-    cr_assert_eq(green_join(t, &r), 0);
-    cr_assert_eq((intptr_t)r, 0);
+    woken_from_pthread(sem_wait_thread, post_sem, &gs);
+    woken_from_pool(sem_wait_thread, post_sem, &gs);
 }
 
 Test(sem, killed_waiter_takes_no_token)
@@ -962,14 +979,9 @@ static void *event_waiter(void *arg)
     return (void *)(intptr_t)green_event_wait(&ge);
 }
 
-static int set_event(void *arg)
+static void set_event(void *e)
 {
-    return green_event_set(arg);
-}
-
-static void set_from_worker(void *arg)
-{
-    green_event_set(arg);
+    green_event_set(e);
 }
 
 Test(event, set_wakes_every_waiter_and_stays_set_until_clear)
@@ -1003,26 +1015,11 @@ Test(event, set_wakes_every_waiter_and_stays_set_until_clear)
     cr_assert_eq(green_event_is_set(&e), 0);
 }
 
-Test(event, set_from_a_plain_pthread_wakes_a_green_waiter)
+Test(event, set_from_a_plain_pthread_or_a_pool_worker_wakes_a_green_waiter)
 {
-    struct later l = {set_event, &ge};
-    pthread_t tid = start_later(&l);
-    int64_t t0 = green_now();
-
-    cr_assert_eq(green_event_timedwait(&ge, t0 + 5000 * MS), 0);
-    cr_assert_lt(since(t0), 2.0);
-    cr_assert_eq(pthread_join(tid, NULL), 0);
-}
-
-Test(event, set_from_a_pool_worker_wakes_a_green_waiter)
-{
-    green_t t = green_spawn(event_waiter, NULL);
-    void *v;
-
-    settle();
-    cr_assert_eq(green_pool_run(set_from_worker, &ge), 0);
-    cr_assert_eq(green_join(t, &v), 0);
-    cr_assert_eq((intptr_t)v, 0);
+    woken_from_pthread(event_waiter, set_event, &ge);
+    green_event_clear(&ge);
+    woken_from_pool(event_waiter, set_event, &ge);
 }
 
 Test(event, killed_waiter_ends_and_the_event_still_works)
@@ -1039,4 +1036,205 @@ Test(event, killed_waiter_ends_and_the_event_still_works)
     green_event_set(&ge);
     cr_assert_eq(green_join(u, &v), 0);
     cr_assert_eq((intptr_t)v, 0);
+}
+
+/* ------------------------------------------- contention across OS threads
+ * Several OS threads, each running several green threads, on one object: every hand-off
+ * between OS threads goes through the remote path of the waiter protocol, so a lost or
+ * doubled wake shows up as a wrong count or a hang. */
+
+#define OS_THREADS 4
+#define GREENS 4
+#define ITER 5000
+
+static long counter;
+
+static void *count_under_mutex(void *arg)
+{
+    for (int i = 0; i < ITER; i++) {
+        green_mutex_lock(&gm);
+        long c = counter;
+        if (i % 5 == 0)
+            green_yield(); /* hold it across a switch: others queue */
+        counter = c + 1;
+        green_mutex_unlock(&gm);
+    }
+    return NULL;
+}
+
+/* One OS thread: GREENS green threads running fn, joined. */
+static void *greens_of(void *fn)
+{
+    green_t t[GREENS];
+
+    for (int i = 0; i < GREENS; i++)
+        t[i] = green_spawn((void *(*)(void *))fn, NULL);
+    for (int i = 0; i < GREENS; i++)
+        green_join(t[i], NULL);
+    return NULL;
+}
+
+static void run_os_threads(void *(*fn)(void *), int n)
+{
+    pthread_t tid[OS_THREADS];
+
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(pthread_create(&tid[i], NULL, greens_of, (void *)fn), 0);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(pthread_join(tid[i], NULL), 0);
+}
+
+Test(mutex, no_update_is_lost_across_several_os_threads)
+{
+    run_os_threads(count_under_mutex, OS_THREADS);
+    cr_assert_eq(counter, (long)OS_THREADS * GREENS * ITER);
+}
+
+#define SLOTS 4
+
+static green_cond_t not_full, not_empty;
+static int queued, produced, consumed;
+static long sum;
+
+static void *produce(void *arg)
+{
+    for (int i = 1; i <= ITER; i++) {
+        green_mutex_lock(&gm);
+        while (queued == SLOTS)
+            green_cond_wait(&not_full, &gm);
+        queued++;
+        sum += i;
+        produced++;
+        green_cond_signal(&not_empty);
+        green_mutex_unlock(&gm);
+    }
+    return NULL;
+}
+
+static void *consume(void *arg)
+{
+    for (int i = 1; i <= ITER; i++) {
+        green_mutex_lock(&gm);
+        while (queued == 0)
+            green_cond_wait(&not_empty, &gm);
+        queued--;
+        consumed++;
+        green_cond_signal(&not_full);
+        green_mutex_unlock(&gm);
+    }
+    return NULL;
+}
+
+static void *producers_and_consumers(void *arg)
+{
+    return greens_of((intptr_t)arg % 2 ? (void *)produce : (void *)consume);
+}
+
+Test(cond, producers_and_consumers_on_several_os_threads_lose_no_signal)
+{
+    pthread_t tid[OS_THREADS];
+
+    for (intptr_t i = 0; i < OS_THREADS; i++)
+        cr_assert_eq(pthread_create(&tid[i], NULL, producers_and_consumers, (void *)i), 0);
+    for (int i = 0; i < OS_THREADS; i++)
+        cr_assert_eq(pthread_join(tid[i], NULL), 0);
+    cr_assert_eq(produced, OS_THREADS / 2 * GREENS * ITER);
+    cr_assert_eq(consumed, produced);
+    cr_assert_eq(queued, 0);
+    cr_assert_eq(sum, (long)OS_THREADS / 2 * GREENS * ITER * (ITER + 1) / 2);
+}
+
+static green_sem_t ping, pong;
+
+static void *sem_ping(void *arg)
+{
+    for (int i = 0; i < ITER; i++) {
+        green_sem_wait(&ping);
+        green_sem_post(&pong);
+    }
+    return NULL;
+}
+
+static void *sem_pong(void *arg)
+{
+    for (int i = 0; i < ITER; i++) {
+        green_sem_post(&ping);
+        green_sem_wait(&pong);
+    }
+    return NULL;
+}
+
+static void *ping_or_pong(void *arg)
+{
+    return greens_of(arg ? (void *)sem_ping : (void *)sem_pong);
+}
+
+Test(sem, tokens_pass_between_os_threads_without_loss)
+{
+    pthread_t a, b;
+    unsigned v;
+
+    cr_assert_eq(pthread_create(&a, NULL, ping_or_pong, (void *)1), 0);
+    cr_assert_eq(pthread_create(&b, NULL, ping_or_pong, NULL), 0);
+    cr_assert_eq(pthread_join(a, NULL), 0);
+    cr_assert_eq(pthread_join(b, NULL), 0);
+    green_sem_getvalue(&ping, &v);
+    cr_assert_eq(v, 0);
+    green_sem_getvalue(&pong, &v);
+    cr_assert_eq(v, 0);
+}
+
+static green_rwlock_t crw;
+static long shared_a, shared_b;
+
+static void *read_or_write(void *arg)
+{
+    long bad = 0;
+
+    for (int i = 0; i < ITER; i++) {
+        if (i % 4 == 0) {
+            green_rwlock_wrlock(&crw);
+            shared_a++;
+            green_yield();
+            shared_b++;
+            green_rwlock_unlock(&crw);
+        } else {
+            green_rwlock_rdlock(&crw);
+            long a = shared_a;
+            green_yield();
+            bad += a != shared_b || a != shared_a;
+            green_rwlock_unlock(&crw);
+        }
+    }
+    return (void *)bad;
+}
+
+static long rw_bad;
+
+static void *rw_greens(void *arg)
+{
+    green_t t[GREENS];
+    void *v;
+
+    for (int i = 0; i < GREENS; i++)
+        t[i] = green_spawn(read_or_write, NULL);
+    for (int i = 0; i < GREENS; i++) {
+        green_join(t[i], &v);
+        __atomic_add_fetch(&rw_bad, (long)v, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+Test(rwlock, writers_exclude_readers_across_several_os_threads)
+{
+    pthread_t tid[OS_THREADS];
+
+    for (int i = 0; i < OS_THREADS; i++)
+        cr_assert_eq(pthread_create(&tid[i], NULL, rw_greens, NULL), 0);
+    for (int i = 0; i < OS_THREADS; i++)
+        cr_assert_eq(pthread_join(tid[i], NULL), 0);
+    cr_assert_eq(rw_bad, 0);
+    cr_assert_eq(shared_a, (long)OS_THREADS * GREENS * (ITER / 4));
+    cr_assert_eq(shared_b, shared_a);
+    cr_assert_eq(green_rwlock_destroy(&crw), 0);
 }
