@@ -110,12 +110,13 @@ static inline size_t read_all(int fd, char *buf, size_t len)
 
     for (;;) {
         char sink[4096];
-        ssize_t n = got + 1 < len ? read(fd, buf + got, len - 1 - got) : read(fd, sink, sizeof sink);
+        int full = got + 1 >= len; /* keep draining, so a writer never blocks */
+        ssize_t n = full ? read(fd, sink, sizeof sink) : read(fd, buf + got, len - 1 - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
-        if (got + 1 < len)
+        if (!full)
             got += (size_t)n;
     }
     buf[got] = 0;
@@ -149,6 +150,33 @@ static inline int run_child(void (*fn)(void *), void *arg, char *out, size_t out
     close(p[0]);
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     return status;
+}
+
+/* Run fn(arg) in a child (run_child); assert it exits 0 having printed exactly want. */
+static inline void assert_child_prints(void (*fn)(void *), void *arg, const char *want)
+{
+    char out[8192];
+    int status = run_child(fn, arg, out, sizeof out);
+
+    cr_assert_exited(status, 0, out);
+    cr_assert_str_eq(out, want);
+}
+
+/* Run fn(arg) in a child (run_child); assert it exits 0 and its output contains each of
+ * the strings that follow, up to a NULL. */
+static inline __attribute__((sentinel)) void assert_child_says(void (*fn)(void *), void *arg,
+                                                               ...)
+{
+    char out[8192];
+    int status = run_child(fn, arg, out, sizeof out);
+    const char *s;
+    va_list ap;
+
+    cr_assert_exited(status, 0, out);
+    va_start(ap, arg);
+    while ((s = va_arg(ap, const char *)))
+        cr_assert(strstr(out, s), "\"%s\" missing from the output:\n%s", s, out);
+    va_end(ap);
 }
 
 /* Send this process's fd 2 to a temporary file until capture_stderr_end, which returns

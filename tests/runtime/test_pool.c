@@ -99,11 +99,7 @@ static void join_a_job_waiter(void *arg)
 
 Test(pool, a_thread_waiting_on_a_job_is_not_deadlocked)
 {
-    char out[4096];
-    int status = run_child(join_a_job_waiter, NULL, out, sizeof out);
-
-    cr_assert_exited(status, 0, out);
-    cr_assert_str_eq(out, "join 0 value 0 done 1\n");
+    assert_child_prints(join_a_job_waiter, NULL, "join 0 value 0 done 1\n");
 }
 
 struct killed_job {

@@ -614,11 +614,8 @@ static void main_exits_early(void *arg)
 
 Test(sched, main_green_exit_lets_the_others_finish_then_exits_0)
 {
-    char out[4096];
-    int status = run_child(main_exits_early, NULL, out, sizeof out);
-
-    cr_assert_exited(status, 0, out);
-    cr_assert_str_eq(out, "main exits\nthread 1 done\nthread 2 done\nthread 3 done\n");
+    assert_child_prints(main_exits_early, NULL,
+                        "main exits\nthread 1 done\nthread 2 done\nthread 3 done\n");
 }
 
 static void main_exits_alone(void *arg)
@@ -629,11 +626,7 @@ static void main_exits_alone(void *arg)
 
 Test(sched, main_green_exit_alone_exits_0_at_once)
 {
-    char out[256];
-    int status = run_child(main_exits_alone, NULL, out, sizeof out);
-
-    cr_assert_exited(status, 0, out);
-    cr_assert_str_eq(out, "bye\n");
+    assert_child_prints(main_exits_alone, NULL, "bye\n");
 }
 
 /* -------------------------------------------------------------- deadlock */
@@ -657,17 +650,13 @@ static void deadlock_in_child(void *arg)
     printf("join after kill: %d %s\n", r, v == GREEN_KILLED ? "killed" : "?");
 }
 
+/* The deadlock check only fires when no other OS thread could post a wake; the Criterion
+ * worker runs a thread of its own, so deadlocks are staged in a forked child. */
 Test(sched, deadlock_fails_main_join_with_edeadlk_and_names_the_waiters)
 {
-    char out[8192];
-    int status = run_child(deadlock_in_child, NULL, out, sizeof out);
-
-    cr_assert_exited(status, 0, out);
-    cr_assert(strstr(out, "deadlock"), "no report:\n%s", out);
-    cr_assert(strstr(out, "\"main\" waiting on join of #"), "main not listed:\n%s", out);
-    cr_assert(strstr(out, "\"stuck\" waiting on event"), "stuck not listed:\n%s", out);
-    cr_assert(strstr(out, "join: EDEADLK\n"), "join did not give EDEADLK:\n%s", out);
-    cr_assert(strstr(out, "kill: 0\njoin after kill: 0 killed\n"), "%s", out);
+    assert_child_says(deadlock_in_child, NULL, "deadlock", "\"main\" waiting on join of #",
+                      "\"stuck\" waiting on event", "join: EDEADLK\n",
+                      "kill: 0\njoin after kill: 0 killed\n", NULL);
 }
 
 static void *join_main(void *arg)
@@ -688,17 +677,10 @@ static void join_cycle_in_child(void *arg)
     printf("join after kill: %d\n", green_join(t, NULL));
 }
 
-/* The deadlock check only fires when no other OS thread could post a wake; the Criterion
- * worker runs a thread of its own, so deadlocks are staged in a forked child. */
 Test(sched, threads_joining_each_other_are_reported_as_deadlocked)
 {
-    char out[8192];
-    int status = run_child(join_cycle_in_child, NULL, out, sizeof out);
-
-    cr_assert_exited(status, 0, out);
-    cr_assert(strstr(out, "deadlock"), "no report:\n%s", out);
-    cr_assert(strstr(out, "#2 waiting on join of #1 \"main\""), "%s", out);
-    cr_assert(strstr(out, "join: EDEADLK\njoin after kill: 0\n"), "%s", out);
+    assert_child_says(join_cycle_in_child, NULL, "deadlock", "#2 waiting on join of #1 \"main\"",
+                      "join: EDEADLK\njoin after kill: 0\n", NULL);
 }
 
 static green_t peers[2];
@@ -721,16 +703,10 @@ static void peers_deadlock_after_main_exits(void *arg)
     green_exit(NULL);
 }
 
+/* a fails first; b's join then finds a ended and joins it. */
 Test(sched, deadlock_without_main_fails_every_waiting_thread)
 {
-    char out[8192];
-    int status = run_child(peers_deadlock_after_main_exits, NULL, out, sizeof out);
-
-    cr_assert_exited(status, 0, out);
-    cr_assert(strstr(out, "deadlock"), "no report:\n%s", out);
-    cr_assert(strstr(out, "#2 waiting on join of #3"), "%s", out);
-    cr_assert(strstr(out, "#3 waiting on join of #2"), "%s", out);
-    /* a fails first; b's join then finds a ended and joins it. */
-    cr_assert(strstr(out, "a: EDEADLK\n"), "%s", out);
-    cr_assert(strstr(out, "b: "), "%s", out);
+    assert_child_says(peers_deadlock_after_main_exits, NULL, "deadlock",
+                      "#2 waiting on join of #3", "#3 waiting on join of #2", "a: EDEADLK\n",
+                      "b: ", NULL);
 }

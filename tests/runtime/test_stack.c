@@ -309,14 +309,8 @@ Test(stack, a_bad_green_stack_size_stops_the_program_with_status_2)
 
 Test(stack, green_stack_size_sets_the_default_stack)
 {
-    char out[4096];
-    int status = run_child(spawn_with_env, "512k", out, sizeof out);
-
-    cr_assert_exited(status, 0, out);
-    cr_assert_str_eq(out, "stack 524288\n");
-    status = run_child(spawn_with_env, "100000", out, sizeof out);
-    cr_assert_exited(status, 0, out);
-    cr_assert_str_eq(out, "stack 102400\n", "rounded up to whole pages");
+    assert_child_prints(spawn_with_env, "512k", "stack 524288\n");
+    assert_child_prints(spawn_with_env, "100000", "stack 102400\n"); /* whole pages */
 }
 
 /* ------------------------------------------------------ many deep stacks */
