@@ -67,6 +67,7 @@ struct green__hub {
     struct fd_wait **fds; /* waiters per descriptor, for green__hub_fd_closing */
     size_t nfds;
     size_t wakers;        /* waits that an fd, a timer or a pool job will end */
+    unsigned signal_seen; /* green__signal_seq when the hub last looked */
 };
 
 struct timer_wait {
@@ -394,12 +395,48 @@ static int others_could_post(void)
     return threads - 1 - green__pool_threads() > 0;
 }
 
+unsigned green__signal_seq, green__signal_norestart_seq;
+
+void green__signal_note(int restart)
+{
+    struct green__local *l = green__local_peek();
+    unsigned seq = __atomic_add_fetch(&green__signal_seq, 1, __ATOMIC_ACQ_REL);
+
+    if (!restart)
+        __atomic_store_n(&green__signal_norestart_seq, seq, __ATOMIC_RELEASE);
+    /* Wake the hub in case it was about to block (ev_async_send is async-signal-safe). */
+    if (l && l->hub) {
+        l->in_runtime++;
+        ev_async_send(l->hub->loop, &l->hub->async);
+        l->in_runtime--;
+    }
+}
+
+/* A handler ran since the hub last looked: end the main green thread's wait if it is an
+ * interruptible one that began before the handler ran. */
+static void deliver_signals(struct green__local *l, struct green__hub *h)
+{
+    unsigned seq = __atomic_load_n(&green__signal_seq, __ATOMIC_ACQUIRE);
+    unsigned norestart = __atomic_load_n(&green__signal_norestart_seq, __ATOMIC_ACQUIRE);
+    struct green_thread *m = l->sched.main;
+
+    if (GREEN_LIKELY(seq == h->signal_seen))
+        return;
+    h->signal_seen = seq;
+    if (m->state != GREEN_WAITING || m->intr == GREEN_INTR_NONE)
+        return;
+    if ((m->intr == GREEN_INTR_ALWAYS && seq != m->intr_seq) ||
+        (m->intr == GREEN_INTR_RESTARTABLE && (int)(norestart - m->intr_seq) > 0))
+        green__sched_ready(m, -EINTR);
+}
+
 void green__hub_main(void *arg)
 {
     struct green__local *l = arg;
     struct green__hub *h = l->hub;
 
     for (;;) {
+        deliver_signals(l, h);
         if (!green__list_empty(&l->sched.runq)) {
             ev_run(h->loop, EVRUN_NOWAIT);
         } else if (green__stack_trim(TRIM_BATCH) == TRIM_BATCH) {
@@ -411,6 +448,7 @@ void green__hub_main(void *arg)
             ev_run(h->loop, EVRUN_ONCE);
             ev_unref(h->loop);
         }
+        deliver_signals(l, h);
         green__sched_run_ready();
     }
 }

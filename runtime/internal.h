@@ -152,6 +152,8 @@ struct green_thread {
     uint8_t state, detached, killed, is_main;
     unsigned nokill;            /* >0: kill does not interrupt waits (pthread calls that are
                                  * not cancellation points); it takes effect at a later wait */
+    uint8_t intr;               /* how a signal handler ends the current wait (GREEN_INTR_*) */
+    unsigned intr_seq;          /* green__signal_seq when that wait began */
     int saved_errno;
     int wake_code;              /* set by green__sched_ready, returned by park */
     void *(*fn)(void *);
@@ -299,6 +301,32 @@ void green__waiter_wake(struct green__waiter *w, int code);
  * ended another way.  kind/obj describe the wait for reports. */
 int green__waiter_wait(struct green__waiter *w, unsigned *lock, struct green__waitq *q,
                        int64_t deadline, int kind, const void *obj);
+
+/* ------------------------------------------------------------------ signals
+ *
+ * A wait inside an emulated system call ends with -EINTR when a signal handler runs
+ * during it, as the kernel's call would have: GREEN_INTR_RESTARTABLE waits only for
+ * handlers installed without SA_RESTART (read, recv, accept, sem_wait, waitpid, ...),
+ * GREEN_INTR_ALWAYS waits for any handler (poll, select, epoll_wait, the sleep family,
+ * socket calls with a timeout: signal(7)'s "never restarted" list).  As Linux gives a
+ * process-directed signal to the main thread first, only the main green thread's wait is
+ * interrupted.  The preload shim reports each handler run with green__signal_note.
+ */
+enum { GREEN_INTR_NONE = 0, GREEN_INTR_RESTARTABLE, GREEN_INTR_ALWAYS };
+extern unsigned green__signal_seq, green__signal_norestart_seq;
+/* From a signal handler: a handler ran (restart: it has SA_RESTART). */
+void green__signal_note(int restart);
+/* Begin/end an interruptible wait of the current green thread. */
+static inline void green__intr_begin(int intr)
+{
+    struct green_thread *t = green__current();
+    t->intr = (uint8_t)intr;
+    t->intr_seq = __atomic_load_n(&green__signal_seq, __ATOMIC_ACQUIRE);
+}
+static inline void green__intr_end(void)
+{
+    green__current()->intr = GREEN_INTR_NONE;
+}
 
 /* -------------------------------------------------------------------- hub.c
  *

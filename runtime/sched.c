@@ -125,6 +125,7 @@ static struct green_thread *thread_alloc(struct green__local *l)
     green__list_init(&t->all);
     t->detached = t->killed = t->is_main = 0;
     t->nokill = 0;
+    t->intr = 0;
     t->saved_errno = 0;
     t->wake_code = 0;
     t->value = NULL;
