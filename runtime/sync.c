@@ -93,7 +93,9 @@ static struct green_thread *self_peek(void)
 
 /* Queue the calling green thread on q (the caller holds *lock, the object's lock) and wait.
  * Returns the waker's code, or -ETIMEDOUT / -ECANCELED / -EDEADLK with the thread out of
- * q again, having taken nothing.  *lock is released on return. */
+ * q again, having taken nothing.  *lock is released on return.  The caller has called
+ * green__current() before taking *lock, so that an OS thread's first wait does not build
+ * its green state (allocations, a libev loop) while other OS threads spin on the lock. */
 static int wait_on(unsigned *lock, struct green__waitq *q, intptr_t data, int64_t deadline,
                    int kind, const void *obj)
 {
@@ -459,7 +461,7 @@ GREEN_EXPORT int green_rwlock_unlock(green_rwlock_t *rw)
 
 static int sem_acquire(green_sem_t *s, int64_t deadline)
 {
-    green__current(); /* a waiter needs green state: create it before taking the lock */
+    green__current(); /* before the lock: see wait_on */
     green__spin_lock(&s->lock);
     if (s->value > 0) {
         s->value--;
@@ -643,7 +645,7 @@ static int barrier_wait(green_barrier_t *b)
     unsigned long generation;
     int r;
 
-    green__current(); /* a waiter needs green state: create it before taking the lock */
+    green__current(); /* before the lock: see wait_on */
     green__spin_lock(&b->lock);
     if (b->count == 0) {
         green__spin_unlock(&b->lock);
@@ -696,7 +698,7 @@ GREEN_EXPORT int green_barrier_wait(green_barrier_t *b)
 
 static int event_wait(green_event_t *e, int64_t deadline)
 {
-    green__current(); /* a waiter needs green state: create it before taking the lock */
+    green__current(); /* before the lock: see wait_on */
     green__spin_lock(&e->lock);
     if (e->set) {
         green__spin_unlock(&e->lock);

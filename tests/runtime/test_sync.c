@@ -1238,3 +1238,19 @@ Test(rwlock, writers_exclude_readers_across_several_os_threads)
     cr_assert_eq(shared_b, shared_a);
     cr_assert_eq(green_rwlock_destroy(&crw), 0);
 }
+
+static int once_bad;
+
+static void *call_once_counting(void *arg)
+{
+    if (call_once(arg))
+        __atomic_add_fetch(&once_bad, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+Test(once, callers_on_several_os_threads_run_fn_once)
+{
+    run_os_threads(call_once_counting, OS_THREADS);
+    cr_assert_eq(once_bad, 0, "a caller returned before fn had finished");
+    cr_assert_eq(__atomic_load_n(&calls, __ATOMIC_RELAXED), 1);
+}
