@@ -116,7 +116,10 @@ ssize_t green__io(struct green__op *op)
             break;
         }
         if (!file) {
+            /* A socket timeout makes the call one that signals always interrupt. */
+            green__intr_begin(timeo > 0 ? GREEN_INTR_ALWAYS : GREEN_INTR_RESTARTABLE);
             int w = green__hub_wait_fd(op->fd, op->events, deadline);
+            green__intr_end();
             if (w < 0) {
                 if (w == -ECANCELED)
                     green__api_result(w);

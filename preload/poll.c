@@ -48,7 +48,11 @@ static int poll_now(struct pollfd *fds, nfds_t n, const sigset_t *mask)
  * deadline. */
 static int wait_pollfds(const struct pollfd *fds, nfds_t n, int64_t deadline, const char *what)
 {
-    int w = green__hub_wait_pollfds(fds, n, deadline, what);
+    int w;
+
+    green__intr_begin(GREEN_INTR_ALWAYS);
+    w = green__hub_wait_pollfds(fds, n, deadline, what);
+    green__intr_end();
 
     if (w > 0 || w == 0)
         return 0;

@@ -155,7 +155,9 @@ struct mmsghdr;
     X(int, sem_timedwait, (sem_t *, const struct timespec *))                               \
     X(int, sem_clockwait, (sem_t *, clockid_t, const struct timespec *))                    \
     X(int, sem_post, (sem_t *))                                                             \
-    X(int, sem_getvalue, (sem_t *, int *))
+    X(int, sem_getvalue, (sem_t *, int *))                                                  \
+    /* signal.c */                                                                          \
+    X(int, sigaction, (int, const struct sigaction *, struct sigaction *))
 
 #define X(ret, name, params) extern ret(*real_##name) params;
 GREEN_REALS(X)

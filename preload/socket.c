@@ -135,7 +135,12 @@ GREEN_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, 
  * when ready, or -1 with errno set (timeout gives timeout_errno). */
 static int wait_ready(int fd, int events, int64_t deadline, int timeout_errno)
 {
-    int w = green__hub_wait_fd(fd, events, deadline);
+    int w;
+
+    green__intr_begin(deadline != GREEN_NO_DEADLINE ? GREEN_INTR_ALWAYS
+                                                    : GREEN_INTR_RESTARTABLE);
+    w = green__hub_wait_fd(fd, events, deadline);
+    green__intr_end();
 
     if (w >= 0)
         return 0;

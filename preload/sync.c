@@ -454,11 +454,22 @@ GREEN_EXPORT int sem_destroy(sem_t *s)
     return sem_result(r);
 }
 
+/* sem_wait and sem_timedwait end with EINTR for a handler without SA_RESTART. */
+static int sem_wait_intr(green_sem_t *s, int64_t deadline)
+{
+    int r;
+
+    green__intr_begin(GREEN_INTR_RESTARTABLE);
+    r = green_sem_timedwait(s, deadline);
+    green__intr_end();
+    return sem_result(r);
+}
+
 GREEN_EXPORT int sem_wait(sem_t *s)
 {
     if (SEM_BYPASS(s))
         return REAL(sem_wait)(s);
-    return sem_result(green_sem_wait((green_sem_t *)s));
+    return sem_wait_intr((green_sem_t *)s, GREEN_NO_DEADLINE);
 }
 
 GREEN_EXPORT int sem_trywait(sem_t *s)
@@ -474,7 +485,7 @@ GREEN_EXPORT int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec 
         return REAL(sem_clockwait)(s, clock, abstime);
     if (!valid_ts(abstime) || !valid_clock(clock))
         return sem_result(EINVAL);
-    return sem_result(green_sem_timedwait((green_sem_t *)s, green_deadline(clock, abstime)));
+    return sem_wait_intr((green_sem_t *)s, green_deadline(clock, abstime));
 }
 
 GREEN_EXPORT int sem_timedwait(sem_t *s, const struct timespec *abstime)

@@ -37,18 +37,36 @@ static int64_t ns_of(const struct timespec *ts)
     return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
-/* Sleep until deadline; the thread ends here if it is cancelled. */
-static void sleep_until(int64_t deadline)
+/* Sleep until deadline; 0, or the time left (> 0) when a signal handler interrupted it
+ * (the sleep family is never restarted, signal(7)).  A cancelled thread ends here. */
+static int64_t sleep_until(int64_t deadline)
 {
-    if (deadline > green_now())
-        green_sleep_until(deadline);
-    else
+    int64_t left;
+    int r;
+
+    if (deadline <= green_now()) {
         green_yield();
+        return 0;
+    }
+    green__intr_begin(GREEN_INTR_ALWAYS);
+    r = green_sleep_until(deadline);
+    green__intr_end();
+    if (r != EINTR)
+        return 0;
+    left = deadline - green_now();
+    return left > 0 ? left : 1;
+}
+
+static void to_timespec(int64_t ns, struct timespec *ts)
+{
+    ts->tv_sec = ns / 1000000000;
+    ts->tv_nsec = ns % 1000000000;
 }
 
 GREEN_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     struct timespec ts;
+    int64_t left;
     int r;
 
     if (green__bypass(GREEN_F_TIME))
@@ -57,14 +75,20 @@ GREEN_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
         errno = -r;
         return -1;
     }
-    sleep_until(green_now() + ns_of(&ts));
-    return 0;
+    left = sleep_until(green_now() + ns_of(&ts));
+    if (!left)
+        return 0;
+    if (rem)
+        to_timespec(left, rem);
+    errno = EINTR;
+    return -1;
 }
 
 GREEN_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
                                  struct timespec *rem)
 {
     struct timespec ts, now;
+    int64_t left;
     int r;
 
     if (green__bypass(GREEN_F_TIME) ||
@@ -74,28 +98,35 @@ GREEN_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timesp
     if ((r = copy_in(&ts, req)) < 0)
         return -r;
     if (!(flags & TIMER_ABSTIME)) {
-        sleep_until(green_now() + ns_of(&ts));
-        return 0;
+        left = sleep_until(green_now() + ns_of(&ts));
+        if (left && rem)
+            to_timespec(left, rem);
+        return left ? EINTR : 0;
     }
     /* An absolute time on clock: the distance from clock's now, onto the monotonic clock.
-     * (A realtime clock set while sleeping is not followed.) */
+     * (A realtime clock set while sleeping is not followed.)  rem is left alone. */
     clock_gettime(clock, &now);
-    sleep_until(green_now() + (ns_of(&ts) - ns_of(&now)));
-    return 0;
+    return sleep_until(green_now() + (ns_of(&ts) - ns_of(&now))) ? EINTR : 0;
 }
 
 GREEN_EXPORT unsigned sleep(unsigned seconds)
 {
+    int64_t left;
+
     if (green__bypass(GREEN_F_TIME))
         return REAL(sleep)(seconds);
-    sleep_until(green_now() + (int64_t)seconds * 1000000000);
-    return 0;
+    left = sleep_until(green_now() + (int64_t)seconds * 1000000000);
+    /* glibc rounds the seconds left to the nearest. */
+    return (unsigned)(left / 1000000000 + (left % 1000000000 >= 500000000));
 }
 
 GREEN_EXPORT int usleep(useconds_t usec)
 {
     if (green__bypass(GREEN_F_TIME))
         return REAL(usleep)(usec);
-    sleep_until(green_now() + (int64_t)usec * 1000);
+    if (sleep_until(green_now() + (int64_t)usec * 1000)) {
+        errno = EINTR;
+        return -1;
+    }
     return 0;
 }

@@ -35,8 +35,8 @@
  * Condition wait and kill.  As with a cancelled pthread_cond_wait, a killed thread ends
  * holding the mutex: the cond wait re-locks on every path (signal, timeout, kill, deadlock)
  * before it ends or returns.  Re-locking is itself a wait, and for a killed thread every
- * killable wait returns -ECANCELED at once, so relock() holds the kill back (clears
- * `killed`, and sets it again afterwards, also if a new kill came meanwhile).  Only a
+ * killable wait returns -ECANCELED at once, so relock() waits with nokill: the kill
+ * stays pending and takes effect when cond_wait returns.  Only a
  * deadlock while re-locking makes green_cond_wait return (EDEADLK) without the mutex: no
  * thread can ever release it.  A recursive mutex is released completely and gets its
  * count back.
@@ -231,15 +231,11 @@ GREEN_EXPORT int green_mutex_unlock(green_mutex_t *m)
 /* Take m back after a condition wait, holding a kill back meanwhile (see the top). */
 static int relock(green_mutex_t *m, struct green_thread *self, unsigned count)
 {
-    uint8_t killed = self->killed;
     int r;
 
-    do {
-        self->killed = 0;
-        r = mutex_lock(m, self, GREEN_NO_DEADLINE);
-        killed |= self->killed;
-    } while (r == -ECANCELED);
-    self->killed = killed;
+    self->nokill++;
+    r = mutex_lock(m, self, GREEN_NO_DEADLINE);
+    self->nokill--;
     if (r == 0) {
         green__spin_lock(&m->lock);
         m->count = count;
