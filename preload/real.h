@@ -20,6 +20,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/epoll.h>
@@ -157,7 +160,19 @@ struct mmsghdr;
     X(int, sem_post, (sem_t *))                                                             \
     X(int, sem_getvalue, (sem_t *, int *))                                                  \
     /* signal.c */                                                                          \
-    X(int, sigaction, (int, const struct sigaction *, struct sigaction *))
+    X(int, sigaction, (int, const struct sigaction *, struct sigaction *))                  \
+    /* process.c */                                                                         \
+    X(pid_t, fork, (void))                                                                  \
+    X(pid_t, waitpid, (pid_t, int *, int))                                                  \
+    X(pid_t, wait4, (pid_t, int *, int, struct rusage *))                                   \
+    X(int, waitid, (idtype_t, id_t, siginfo_t *, int))                                      \
+    X(int, system, (const char *))                                                          \
+    X(FILE *, popen, (const char *, const char *))                                          \
+    X(int, pclose, (FILE *))                                                                \
+    X(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actions_t *,         \
+                         const posix_spawnattr_t *, char *const[], char *const[]))          \
+    X(int, posix_spawnp, (pid_t *, const char *, const posix_spawn_file_actions_t *,        \
+                          const posix_spawnattr_t *, char *const[], char *const[]))
 
 #define X(ret, name, params) extern ret(*real_##name) params;
 GREEN_REALS(X)

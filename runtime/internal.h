@@ -356,11 +356,18 @@ void green__hub_job_end(void);
 /* Hubs alive in the process; deadlock is only declared when no other OS thread can post. */
 extern int green__hubs_alive;
 
+/* In a child after fork: the calling green thread becomes the child's only one (its main),
+ * with a fresh hub and pool; the parent's other threads, loop and workers are left behind,
+ * as fork leaves other OS threads behind. */
+void green__fork_child(void);
+
 /* ------------------------------------------------------------------- pool.c */
 
 /* Run fn(arg) on a pool OS thread; the caller waits cooperatively (not killable). */
 int green__pool_run(void (*fn)(void *), void *arg);
 /* Real OS threads the pool has started (the deadlock check discounts them). */
 int green__pool_threads(void);
+/* After fork, in the child: the workers are gone. */
+void green__pool_fork_child(void);
 
 #endif

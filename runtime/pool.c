@@ -130,6 +130,13 @@ int green__pool_run(void (*fn)(void *), void *arg)
     return r;
 }
 
+void green__pool_fork_child(void)
+{
+    queue_lock = 0;
+    head = tail = NULL;
+    threads = idle = 0;
+}
+
 int green__pool_threads(void)
 {
     return __atomic_load_n(&threads, __ATOMIC_RELAXED);

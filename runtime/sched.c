@@ -326,6 +326,48 @@ struct green__local *green__local_init(void)
     return l;
 }
 
+void green__fork_child(void)
+{
+    struct green__local *old = green__tls, *l;
+    struct green_thread *cur, *hub;
+
+    green__pool_fork_child();
+    if (!old)
+        return;
+    cur = old->sched.current;
+    /* Build the child's state around the forking thread; the parent's threads, stacks and
+     * structs stay behind unreachable, as other threads' stacks do after a real fork. */
+    l = calloc(1, sizeof *l);
+    if (!l)
+        green__panic("sched: no memory for the child's state after fork");
+    green__hub_term(old); /* closes this process's copies of the epoll and event fds */
+    green__hubs_alive = 0; /* the other OS threads' hubs did not come along */
+    green__tls = l;
+    green__list_init(&l->sched.runq);
+    green__list_init(&l->sched.all);
+    green__list_init(&l->sched.free);
+    cur->home = l;
+    cur->is_main = 1;
+    cur->detached = 0;
+    cur->state = GREEN_RUNNING;
+    green__list_init(&cur->link);
+    green__list_init(&cur->all);
+    green__list_push_back(&l->sched.all, &cur->all);
+    l->sched.main = l->sched.current = cur;
+    l->sched.alive = 1;
+    l->hub = green__hub_init(l);
+    hub = calloc(1, sizeof *hub);
+    if (!hub || green__stack_get(&hub->stack, green__config()->stack_size) < 0)
+        green__panic("sched: no memory for the child's hub");
+    hub->home = l;
+    hub->state = GREEN_WAITING;
+    strcpy(hub->name, "hub");
+    green__list_init(&hub->link);
+    green__list_init(&hub->all);
+    green__ctx_make(&hub->ctx, hub->stack.lo, hub->stack.size, hub_entry, l);
+    l->sched.hub = hub;
+}
+
 /* ------------------------------------------------------------ the public API */
 
 static int lookup_local(green_t h, struct green_thread **out)
