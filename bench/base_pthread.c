@@ -8,19 +8,39 @@
  *                             of semaphores (futex wait/wake), ns per hand-off, one
  *                             hand-off being one sem_post that lets the other thread run.
  *
- * The threads are not pinned: with both on the machine's two cores a hand-off is a futex
- * wake to a sleeping thread on the other core, which is what a program's threads see.
+ * Each is measured twice: "_1cpu" with every thread pinned to the CPU main runs on, as
+ * green threads share one, and unpinned, where a new or woken thread may run on the other
+ * CPU.  On this virtual machine that means waking an idle vCPU, which costs several times
+ * more and varies from run to run.  A created thread inherits its creator's affinity, so
+ * pinning main pins everything.
  *
- *   usage: base_pthread [cycles per run, default 20000] [hand-offs per run, default 200000]
- *                       [runs, default 7]
+ *   usage: base_pthread [cycles per run, default 10000] [hand-offs per pinned run, default
+ *                       200000; unpinned runs do a quarter] [runs, default 7]
  */
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 
 #include "bench.h"
 
 static sem_t ping, pong;
 static long rounds;
+static cpu_set_t all_cpus;
+
+static void pin(int on)
+{
+    cpu_set_t one;
+
+    if (on) {
+        sched_getaffinity(0, sizeof all_cpus, &all_cpus);
+        CPU_ZERO(&one);
+        CPU_SET(sched_getcpu(), &one);
+        sched_setaffinity(0, sizeof one, &one);
+    } else {
+        sched_setaffinity(0, sizeof all_cpus, &all_cpus);
+    }
+}
 
 static void *empty(void *arg)
 {
@@ -54,7 +74,7 @@ static void *ponger(void *arg)
 static double run_handoff(long ops)
 {
     pthread_t t;
-    int64_t t0;
+    int64_t t0, t1;
 
     rounds = ops / 2; /* a round trip is two hand-offs */
     if (pthread_create(&t, NULL, ponger, NULL)) {
@@ -67,20 +87,24 @@ static double run_handoff(long ops)
         while (sem_wait(&pong))
             ;
     }
-    int64_t t1 = bench_now();
+    t1 = bench_now();
     pthread_join(t, NULL);
     return (double)(t1 - t0) / (double)(2 * rounds);
 }
 
 int main(int argc, char **argv)
 {
-    long cycles = bench_arg(argc, argv, 1, 20000);
+    long cycles = bench_arg(argc, argv, 1, 10000);
     long handoffs = bench_arg(argc, argv, 2, 200000);
     int runs = (int)bench_arg(argc, argv, 3, 7);
 
     sem_init(&ping, 0, 0);
     sem_init(&pong, 0, 0);
+    pin(1);
+    bench_report("base_pthread_create_join_1cpu", "ns", run_create, cycles, cycles / 10, runs);
+    bench_report("base_pthread_handoff_1cpu", "ns", run_handoff, handoffs, handoffs / 10, runs);
+    pin(0);
     bench_report("base_pthread_create_join", "ns", run_create, cycles, cycles / 10, runs);
-    bench_report("base_pthread_handoff", "ns", run_handoff, handoffs, handoffs / 10, runs);
+    bench_report("base_pthread_handoff", "ns", run_handoff, handoffs / 4, handoffs / 40, runs);
     return 0;
 }

@@ -8,7 +8,10 @@
  * the spawns and joins; over 10 million switches those few extra switches are noise.
  *
  * For attribution it also times the bare green__ctx_switch between two contexts (no
- * scheduler, no errno, no hub): the floor the scheduler adds to.
+ * scheduler, no errno, no hub).  It is not a floor: there the two sides call the switch
+ * from different places, so the switch's `ret` is mispredicted every time, as it is in a
+ * program whose threads park at different calls; in the yield ping-pong both threads
+ * switch from the same call site and the return stack predicts it.
  *
  *   usage: switch [switches per run, default 10000000] [runs, default 7]
  */

@@ -6,6 +6,7 @@
 #   B=build        the build directory holding bench/<name> (built here if missing)
 #   REPS=5         processes per micro-benchmark (each prints its own median of 7 runs)
 #   SLEEPER_REPS=3 processes per sleepers run (each holds several GiB: run one at a time)
+#   BASE_REPS=3    processes per baseline (swapcontext, pthreads)
 #   SKIP_1M=1      skip the 1,000,000-sleeper run (it needs ~5 GiB of memory)
 #
 # Each benchmark prints "<name> <value> <unit> <detail>" lines; this script keeps the
@@ -17,6 +18,7 @@ set -euo pipefail
 B=${B:-build}
 REPS=${REPS:-5}
 SLEEPER_REPS=${SLEEPER_REPS:-3}
+BASE_REPS=${BASE_REPS:-3}
 SKIP_1M=${SKIP_1M:-0}
 cd "$(dirname "$0")/.."
 
@@ -64,16 +66,16 @@ if [ "$SKIP_1M" != 1 ]; then
         run 120 "1M" "$B/bench/sleepers" 1000000
     done
 fi
-for i in $(seq 3); do
-    echo "  run $i/3: baselines" >&2
+for i in $(seq "$BASE_REPS"); do
+    echo "  run $i/$BASE_REPS: baselines" >&2
     run 60 "" "$B/bench/base_ucontext"
-    run 90 "" "$B/bench/base_pthread" 10000 200000
+    run 90 "" "$B/bench/base_pthread"
 done
 
 # figure key | label | unit to print | scale from the benchmark's unit | target (or -)
 table="
 |switch|yield ping-pong, ns/switch|ns|1|10
-|switch_raw_ctx|bare green__ctx_switch, ns/switch|ns|1|-
+|switch_raw_ctx|bare ctx switch, 2 call sites, ns|ns|1|-
 |spawn_join|spawn+run+join, ns/cycle|ns|1|150
 |spawn_join_batch100|spawn 100 then join 100, ns/thread|ns|1|-
 100k|sleepers_wall|100,000 sleepers 1 s: wall|s|1|-
@@ -81,8 +83,10 @@ table="
 1M|sleepers_wall|1,000,000 sleepers 1 s: wall|s|1|3
 1M|sleepers_peak_rss|1,000,000 sleepers 1 s: peak RSS|GiB|1|5
 |base_ucontext_switch|glibc swapcontext, ns/switch|ns|1|-
-|base_pthread_create_join|pthread_create+join, ns/cycle|ns|1|-
-|base_pthread_handoff|pthread semaphore hand-off, ns|ns|1|-
+|base_pthread_create_join_1cpu|pthread_create+join, 1 CPU, ns/cycle|ns|1|-
+|base_pthread_create_join|pthread_create+join, 2 CPUs, ns/cycle|ns|1|-
+|base_pthread_handoff_1cpu|pthread futex hand-off, 1 CPU, ns|ns|1|-
+|base_pthread_handoff|pthread futex hand-off, 2 CPUs, ns|ns|1|-
 "
 
 printf '%-40s %8s %-4s %9s  %-24s %s\n' figure median unit target "vs target" "min..max (processes)"
