@@ -16,6 +16,7 @@
 #define GREEN_REAL_H
 
 #define _GNU_SOURCE
+#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -172,7 +173,19 @@ struct mmsghdr;
     X(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actions_t *,         \
                          const posix_spawnattr_t *, char *const[], char *const[]))          \
     X(int, posix_spawnp, (pid_t *, const char *, const posix_spawn_file_actions_t *,        \
-                          const posix_spawnattr_t *, char *const[], char *const[]))
+                          const posix_spawnattr_t *, char *const[], char *const[]))         \
+    /* dns.c */                                                                             \
+    X(int, getaddrinfo, (const char *, const char *, const struct addrinfo *,               \
+                         struct addrinfo **))                                               \
+    X(int, getnameinfo, (const struct sockaddr *, socklen_t, char *, socklen_t, char *,     \
+                         socklen_t, int))                                                   \
+    X(struct hostent *, gethostbyname, (const char *))                                      \
+    X(struct hostent *, gethostbyname2, (const char *, int))                                \
+    X(struct hostent *, gethostbyaddr, (const void *, socklen_t, int))                      \
+    X(int, gethostbyname_r, (const char *, struct hostent *, char *, size_t,                \
+                             struct hostent **, int *))                                     \
+    X(int, gethostbyname2_r, (const char *, int, struct hostent *, char *, size_t,          \
+                              struct hostent **, int *))
 
 #define X(ret, name, params) extern ret(*real_##name) params;
 GREEN_REALS(X)
