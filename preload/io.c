@@ -69,6 +69,7 @@ ssize_t green__io(struct green__op *op)
 {
     struct iovec copy[op->iov && op->iovcnt > 0 && op->iovcnt <= IOV_MAX ? op->iovcnt : 1];
     int all = op->events == GREEN_WRITE || (op->flags & MSG_WAITALL);
+    int caller_errno = errno; /* a call that succeeds leaves errno as it found it */
     ssize_t r = op->call(op, 1);
     size_t done = 0, want;
     struct green__fd *f;
@@ -76,7 +77,7 @@ ssize_t green__io(struct green__op *op)
     int e, plain, file;
 
     /* Fast path: done, or a real error (EWOULDBLOCK is EAGAIN on Linux). */
-    if (r >= 0) {
+    if (GREEN_LIKELY(r >= 0)) {
         if (!all || r == 0 || (size_t)r >= op_len(op))
             return r;
     } else if (r != NOWAIT_UNSUPPORTED && errno != EAGAIN) {
@@ -86,16 +87,20 @@ ssize_t green__io(struct green__op *op)
     e = errno;
     want = all ? op_len(op) : 0;
     f = green__fd_get(op->fd);
-    if (!f)
+    if (!f) {
+        if (r >= 0)
+            errno = caller_errno;
         return r >= 0 ? r : -1; /* closed meanwhile: errno is fstat's EBADF */
+    }
     if (r == NOWAIT_UNSUPPORTED)
         f->no_nowait = 1;
     if (f->nonblock) {
         /* The program's own non-blocking descriptor: exactly the plain call's result. */
-        if (r == NOWAIT_UNSUPPORTED)
+        if (r == NOWAIT_UNSUPPORTED) {
+            errno = caller_errno;
             return op->call(op, 0);
-        if (r < 0)
-            errno = e;
+        }
+        errno = r < 0 ? e : caller_errno;
         return r;
     }
     plain = f->no_nowait;
@@ -107,8 +112,10 @@ ssize_t green__io(struct green__op *op)
     for (;;) {
         if (r >= 0) {
             done += (size_t)r;
-            if (!all || r == 0 || (size_t)r >= want)
+            if (!all || r == 0 || (size_t)r >= want) {
+                errno = caller_errno;
                 return (ssize_t)done;
+            }
             want -= (size_t)r;
             advance(op, (size_t)r, copy);
         } else if (r != NOWAIT_UNSUPPORTED && errno != EAGAIN) {
@@ -134,8 +141,10 @@ ssize_t green__io(struct green__op *op)
             r = op->call(op, 0);
         }
     }
-    if (done > 0)
+    if (done > 0) {
+        errno = caller_errno;
         return (ssize_t)done;
+    }
     errno = e;
     return -1;
 }

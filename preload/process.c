@@ -141,11 +141,14 @@ static int wait_children(pid_t pid)
 GREEN_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 {
     pid_t r;
+    int caller_errno = errno;
 
     if (green__bypass(GREEN_F_PROCESS) || (options & WNOHANG))
         return REAL(wait4)(pid, status, options, ru);
     for (;;) {
         r = REAL(wait4)(pid, status, options | WNOHANG, ru);
+        if (r > 0)
+            errno = caller_errno; /* listing the children may have set it */
         if (r != 0)
             return r;
         if (wait_children(pid) < 0)
@@ -177,9 +180,12 @@ GREEN_EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
         (type != P_PID && type != P_PGID && type != P_ALL))
         return REAL(waitid)(type, id, info, options);
     pid = type == P_PID ? (pid_t)id : type == P_ALL ? -1 : -(pid_t)id;
+    int caller_errno = errno;
     for (;;) {
         info->si_pid = 0;
         r = REAL(waitid)(type, id, info, options | WNOHANG);
+        if (r == 0 && info->si_pid != 0)
+            errno = caller_errno;
         if (r < 0 || info->si_pid != 0)
             return r;
         if (wait_children(pid) < 0)

@@ -131,6 +131,13 @@ GREEN_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, 
     return recvfrom(fd, buf, n, flags, addr, addrlen);
 }
 
+/* A call that succeeds after the hook's own attempts leaves errno as the caller had it. */
+static int ok(int caller_errno, int r)
+{
+    errno = caller_errno;
+    return r;
+}
+
 /* A wait for fd inside a hook, mapping the hub's result to the kernel's errno.  Returns 0
  * when ready, or -1 with errno set (timeout gives timeout_errno). */
 static int wait_ready(int fd, int events, int64_t deadline, int timeout_errno)
@@ -165,7 +172,7 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
 {
     int64_t deadline = GREEN_NO_DEADLINE;
     unsigned done = 0;
-    int r;
+    int r, caller_errno = errno;
 
     if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT))
         return REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
@@ -177,14 +184,14 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
             done += (unsigned)r;
             if (done == vlen || (flags & MSG_WAITFORONE) ||
                 (timeout && green_now() >= deadline))
-                return (int)done;
+                return ok(caller_errno, (int)done);
         } else if (r < 0 && errno != EAGAIN) {
-            return done ? (int)done : r;
+            return done ? ok(caller_errno, (int)done) : r;
         }
         if (deadline == GREEN_NO_DEADLINE && done == 0)
             deadline = timeout_deadline(fd, GREEN_READ);
         if (wait_ready(fd, GREEN_READ, deadline, EAGAIN) < 0)
-            return done ? (int)done : -1;
+            return done ? ok(caller_errno, (int)done) : -1;
     }
 }
 
@@ -192,7 +199,7 @@ GREEN_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
 {
     int64_t deadline = GREEN_NO_DEADLINE;
     unsigned done = 0;
-    int r;
+    int r, caller_errno = errno;
 
     if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT))
         return REAL(sendmmsg)(fd, vec, vlen, flags);
@@ -201,16 +208,16 @@ GREEN_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
         if (r > 0) {
             done += (unsigned)r;
             if (done == vlen)
-                return (int)done;
+                return ok(caller_errno, (int)done);
         } else if (r < 0 && errno != EAGAIN) {
-            return done ? (int)done : r;
+            return done ? ok(caller_errno, (int)done) : r;
         } else if (r == 0) {
-            return (int)done;
+            return ok(caller_errno, (int)done);
         }
         if (deadline == GREEN_NO_DEADLINE)
             deadline = timeout_deadline(fd, GREEN_WRITE);
         if (wait_ready(fd, GREEN_WRITE, deadline, EAGAIN) < 0)
-            return done ? (int)done : -1;
+            return done ? ok(caller_errno, (int)done) : -1;
     }
 }
 
@@ -240,7 +247,7 @@ GREEN_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
 GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
     int64_t deadline = GREEN_NO_DEADLINE;
-    int r, nb = 0;
+    int r, nb = 0, caller_errno = errno;
 
     if (green__bypass(GREEN_F_SOCKET))
         return REAL(accept4)(fd, addr, addrlen, flags);
@@ -248,7 +255,7 @@ GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
         WITH_NONBLOCK(fd, nb, r, REAL(accept4)(fd, addr, addrlen, flags));
         if (r >= 0) {
             green__fd_forget(r);
-            return r;
+            return ok(caller_errno, r);
         }
         if (nb || errno != EAGAIN)
             return r;
@@ -266,7 +273,7 @@ GREEN_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 
 GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    int r, nb = 0, err;
+    int r, nb = 0, err, caller_errno = errno;
     socklen_t errlen = sizeof err;
     int64_t deadline;
 
@@ -275,7 +282,9 @@ GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
     deadline = GREEN_NO_DEADLINE;
     for (;;) {
         WITH_NONBLOCK(fd, nb, r, REAL(connect)(fd, addr, len));
-        if (r == 0 || nb)
+        if (r == 0)
+            return ok(caller_errno, r);
+        if (nb)
             return r;
         if (errno == EAGAIN) {
             /* A Unix socket's listener has a full backlog: blocking waits for room. */
@@ -299,7 +308,7 @@ GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
         errno = err;
         return -1;
     }
-    return 0;
+    return ok(caller_errno, 0);
 }
 
 GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
@@ -307,7 +316,7 @@ GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
     int64_t deadline = GREEN_NO_DEADLINE;
     size_t done = 0;
     ssize_t r;
-    int nb = 0;
+    int nb = 0, caller_errno = errno;
 
     if (green__bypass(GREEN_F_SOCKET))
         return REAL(sendfile64)(out, in, off, count);
@@ -318,16 +327,16 @@ GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
         if (r > 0) {
             done += (size_t)r;
             if (done == count)
-                return (ssize_t)done;
+                return ok(caller_errno, 0) + (ssize_t)done;
         } else if (r == 0) {
-            return (ssize_t)done; /* end of the input file */
+            return ok(caller_errno, 0) + (ssize_t)done; /* end of the input file */
         } else if (errno != EAGAIN) {
-            return done ? (ssize_t)done : -1;
+            return done ? ok(caller_errno, 0) + (ssize_t)done : -1;
         }
         if (deadline == GREEN_NO_DEADLINE)
             deadline = timeout_deadline(out, GREEN_WRITE);
         if (wait_ready(out, GREEN_WRITE, deadline, EAGAIN) < 0)
-            return done ? (ssize_t)done : -1;
+            return done ? ok(caller_errno, 0) + (ssize_t)done : -1;
     }
 }
 GREEN_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
@@ -339,12 +348,15 @@ GREEN_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t
                             unsigned flags)
 {
     ssize_t r;
+    int caller_errno = errno;
 
     if (green__bypass(GREEN_F_SOCKET) || (flags & SPLICE_F_NONBLOCK))
         return REAL(splice)(in, inoff, out, outoff, len, flags);
     for (;;) {
         r = REAL(splice)(in, inoff, out, outoff, len, flags | SPLICE_F_NONBLOCK);
-        if (r >= 0 || errno != EAGAIN)
+        if (r >= 0)
+            return ok(caller_errno, 0) + r;
+        if (errno != EAGAIN)
             return r;
         if (wait_ready(in, GREEN_READ, GREEN_NO_DEADLINE, EAGAIN) < 0 ||
             wait_ready(out, GREEN_WRITE, GREEN_NO_DEADLINE, EAGAIN) < 0)
