@@ -33,6 +33,26 @@ static int poll_call(int fd, int ms)
     return poll(&p, 1, ms);
 }
 
+extern int __poll_chk(struct pollfd *, nfds_t, int, size_t);
+extern int __ppoll_chk(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *,
+                       size_t);
+
+/* What _FORTIFY_SOURCE makes of poll and ppoll, called here directly. */
+static int poll_chk_call(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+
+    return __poll_chk(&p, 1, ms, sizeof p);
+}
+
+static int ppoll_chk_call(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    struct timespec ts;
+
+    return __ppoll_chk(&p, 1, ms_ts(ms, &ts), NULL, sizeof p);
+}
+
 static int ppoll_call(int fd, int ms)
 {
     struct pollfd p = {fd, POLLIN, 0};
@@ -92,6 +112,8 @@ static int epoll_pwait2_call(int fd, int ms)
 #define MUX(name, text) static const struct mux name##_mux = {text, name##_call};
 MUX(poll, "poll({fd, POLLIN}, 1, ms)")
 MUX(ppoll, "ppoll({fd, POLLIN}, 1, ms, NULL)")
+MUX(poll_chk, "__poll_chk({fd, POLLIN}, 1, ms, sizeof p)")
+MUX(ppoll_chk, "__ppoll_chk({fd, POLLIN}, 1, ms, NULL, sizeof p)")
 MUX(select, "select(fd + 1, {fd}, NULL, NULL, ms)")
 MUX(pselect, "pselect(fd + 1, {fd}, NULL, NULL, ms, NULL)")
 MUX(epoll_wait, "epoll_wait(ep, ev, 1, ms)")
@@ -189,6 +211,12 @@ WAITING_CASES(select)
 WAITING_CASES(pselect)
 WAITING_CASES(epoll_wait)
 WAITING_CASES(epoll_pwait2)
+WAITING(poll_chk, timeout)
+WAITING(poll_chk, waits)
+WAITING(poll_chk, eintr)
+WAITING(ppoll_chk, timeout)
+WAITING(ppoll_chk, waits)
+WAITING(ppoll_chk, eintr)
 
 /* ------------------------------------------------------------------ poll */
 

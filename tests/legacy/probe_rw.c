@@ -55,6 +55,16 @@ OP(recvfrom, recvfrom(fd, buf, 4, 0, NULL, NULL))
 OP(recvmsg, recvmsg(fd, &in_msg, 0))
 OP(recvmmsg, recvmmsg(fd, &in_mmsg, 1, 0, NULL))
 
+/* What _FORTIFY_SOURCE makes of read, recv and recvfrom where it cannot prove the buffer
+ * large enough (distribution binaries are built that way): called here directly. */
+extern ssize_t __read_chk(int, void *, size_t, size_t);
+extern ssize_t __recv_chk(int, void *, size_t, size_t, int);
+extern ssize_t __recvfrom_chk(int, void *, size_t, size_t, int, struct sockaddr *,
+                              socklen_t *);
+OP(read_chk, __read_chk(fd, buf, 4, sizeof buf))
+OP(recv_chk, __recv_chk(fd, buf, 4, sizeof buf, 0))
+OP(recvfrom_chk, __recvfrom_chk(fd, buf, 4, sizeof buf, 0, NULL, NULL))
+
 static const char *out = "0123456789";
 static size_t out_len = 10;
 static struct iovec out_iov;
@@ -366,6 +376,11 @@ static void sending_big_blocking(const struct op *op)
     RECEIVE(call, sa_restart)                                                               \
     RECEIVE(call, reset)                                                                    \
     RECEIVE(call, reset_while_waiting)
+#define CHK_CASES(call)                                                                     \
+    RECEIVE(call, waits_for_data)                                                           \
+    RECEIVE(call, nonblock)                                                                 \
+    RECEIVE(call, rcvtimeo)                                                                 \
+    RECEIVE(call, eintr)
 #define SEND_CASES(call)                                                                    \
     SEND(call, badfd)                                                                       \
     SEND(call, closed)                                                                      \
@@ -384,6 +399,9 @@ RECEIVE_CASES(recv)
 RECEIVE_CASES(recvfrom)
 RECEIVE_CASES(recvmsg)
 RECEIVE_CASES(recvmmsg)
+CHK_CASES(read_chk)
+CHK_CASES(recv_chk)
+CHK_CASES(recvfrom_chk)
 SEND_CASES(write)
 SEND_CASES(writev)
 SEND_CASES(send)
@@ -408,6 +426,16 @@ SCENARIO(read_data)
     CALL(write(s[1], "abcdef", 6));
     bytes("got", buf, CALL(read(s[0], buf, 4)));
     bytes("got", buf, CALL(read(s[0], buf, 4)));
+}
+
+/* A length beyond the buffer the fortified caller knows of: glibc ends the process. */
+SCENARIO(read_chk_overflow)
+{
+    int s[2];
+
+    pair(s);
+    CALL(write(s[1], "abcdefgh", 8));
+    CALL(__read_chk(s[0], buf, 8, 4));
 }
 
 SCENARIO(read_zero_len)

@@ -38,6 +38,11 @@
     X(rw, call, call##_sa_restart, "ALRMx2")                                                \
     X(rw, call, call##_reset, "ECONNRESET")                                                 \
     X(rw, call, call##_reset_while_waiting, "ECONNRESET")
+#define CHK_CASES(X, call)                                                                  \
+    X(rw, call, call##_waits_for_data, "got: \"late\"")                                     \
+    X(rw, call, call##_nonblock, "EAGAIN")                                                  \
+    X(rw, call, call##_rcvtimeo, "waited >=80ms: yes")                                      \
+    X(rw, call, call##_eintr, "EINTR")
 #define SEND_CASES(X, call)                                                                 \
     X(rw, call, call##_badfd, "EBADF")                                                      \
     X(rw, call, call##_closed, "EBADF")                                                     \
@@ -63,6 +68,8 @@
 #define SCENARIOS(X)                                                                        \
     /* read */                                                                              \
     RECEIVE_CASES(X, read)                                                                  \
+    CHK_CASES(X, read_chk)                                                                  \
+    X(rw, read, read_chk_overflow, "killed by SIGABRT")                                     \
     X(rw, read, read_data, "got: \"hello\"")                                                \
     X(rw, read, read_zero_len, "got: \"a\"")                                                \
     X(rw, read, read_efault, "EFAULT")                                                      \
@@ -101,6 +108,7 @@
     X(rw, writev, writev_efault, "EFAULT")                                                  \
     /* recv */                                                                              \
     RECEIVE_CASES(X, recv)                                                                  \
+    CHK_CASES(X, recv_chk)                                                                  \
     X(rw, recv, recv_notsock, "ENOTSOCK")                                                   \
     X(rw, recv, recv_data, "got: \"hello\"")                                                \
     X(rw, recv, recv_peek, "got: \"peek\"")                                                 \
@@ -114,6 +122,7 @@
     X(rw, recv, recv_shutdown_wakes, "4, 0) = 0")                                           \
     /* recvfrom */                                                                          \
     RECEIVE_CASES(X, recvfrom)                                                              \
+    CHK_CASES(X, recvfrom_chk)                                                              \
     X(rw, recvfrom, recvfrom_udp, "got: \"datagram\"")                                      \
     X(rw, recvfrom, recvfrom_udp_waits, "got: \"late\"")                                    \
     X(rw, recvfrom, recvfrom_truncated, "got: \"012\"")                                     \
@@ -222,6 +231,9 @@
     X(fd, sockopt, sockopt_rcvtimeo_by_syscall, "EAGAIN")                                   \
     /* poll */                                                                              \
     WAITING_CASES(X, poll)                                                                  \
+    X(mux, poll_chk, poll_chk_timeout, "waited >=80ms: yes")                                \
+    X(mux, poll_chk, poll_chk_waits, ") = 1")                                               \
+    X(mux, poll_chk, poll_chk_eintr, "EINTR +ALRM")                                         \
     X(mux, poll, poll_revents, "revents[0] 0x5")                                            \
     X(mux, poll, poll_hup_nval, "revents[2] 0x20")                                          \
     X(mux, poll, poll_pipe_err, "revents[0] 0xc")                                           \
@@ -231,6 +243,9 @@
     X(mux, poll, poll_timeout_eintr, "EINTR")                                               \
     /* ppoll */                                                                             \
     WAITING_CASES(X, ppoll)                                                                 \
+    X(mux, ppoll_chk, ppoll_chk_timeout, "waited >=80ms: yes")                              \
+    X(mux, ppoll_chk, ppoll_chk_waits, ") = 1")                                             \
+    X(mux, ppoll_chk, ppoll_chk_eintr, "EINTR +ALRM")                                       \
     X(mux, ppoll, ppoll_errors, "EINVAL")                                                   \
     X(mux, ppoll, ppoll_mask_unblocks, "EINTR")                                             \
     X(mux, ppoll, ppoll_mask_blocks, "= 0 +ALRM")                                           \
