@@ -1,31 +1,44 @@
 /*
- * fd.c — the per-descriptor table (hook.h).
+ * fd.c — the facts of a descriptor for the slow path (hook.h).
  *
- * The table is one reservation of MAX_FDS entries (MAP_NORESERVE: untouched entries cost
- * nothing), indexed by descriptor number.  Entries are written only on slow paths: when a
- * call would block, when a hook creates or closes a descriptor, or when the program changes
- * O_NONBLOCK or a socket timeout.  A descriptor beyond the table is still served correctly,
- * by learning its facts on each slow call.
+ * Everything the kernel can report is read afresh on each slow call: fstat for the kind,
+ * F_GETFL for O_NONBLOCK, getsockopt for the timeouts.  The slow path already waits on the
+ * hub (an epoll_ctl and a switch at least), and a cache would go stale whenever the open
+ * file changes behind the number (a dup'd descriptor, a raw system call, another process).
  *
- * Every system call here is the real one: these run inside hooks.
+ * Two facts the kernel does not report are kept in a table indexed by number: that
+ * RWF_NOWAIT is refused (terminals), and that a negative socket timeout was set (the
+ * kernel then never waits, yet getsockopt reports "no timeout").  Each entry carries the
+ * identity (device, inode) of the file it was learned on, so a number reused for another
+ * file — fclose and fopen reach the kernel from inside libc, unseen — starts afresh.  The
+ * table is one MAP_NORESERVE reservation; untouched entries cost nothing.
+ *
+ * Every system call here is the raw one: these run inside hooks.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "hook.h"
 
 #define MAX_FDS (1 << 20)
 
-static struct green__fd *table;
+struct entry {
+    unsigned long dev, ino; /* identity of the file the flags were learned on; 0 = none */
+    unsigned char no_nowait, neg_rcvtimeo, neg_sndtimeo;
+};
+
+static struct entry *table;
 static unsigned table_lock;
 
-static struct green__fd *slot(int fd)
+static struct entry *slot(int fd)
 {
-    struct green__fd *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    struct entry *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
 
     if (fd < 0 || fd >= MAX_FDS)
         return NULL;
@@ -35,7 +48,7 @@ static struct green__fd *slot(int fd)
             void *p = mmap(NULL, MAX_FDS * sizeof *t, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
             if (p != MAP_FAILED)
-                __atomic_store_n(&table, (struct green__fd *)p, __ATOMIC_RELEASE);
+                __atomic_store_n(&table, (struct entry *)p, __ATOMIC_RELEASE);
         }
         t = table;
         green__spin_unlock(&table_lock);
@@ -45,21 +58,48 @@ static struct green__fd *slot(int fd)
     return &t[fd];
 }
 
+/* The entry for fd if it was learned on the file fd names now (st). */
+static struct entry *current(int fd, const struct stat *st)
+{
+    struct entry *e = table ? slot(fd) : NULL;
+
+    if (!e || e->dev != st->st_dev || e->ino != st->st_ino)
+        return NULL;
+    return e;
+}
+
+/* The entry for fd, claimed for the file it names now. */
+static struct entry *claim(int fd)
+{
+    struct stat st;
+    struct entry *e = slot(fd);
+
+    if (!e || syscall(SYS_fstat, fd, &st) < 0)
+        return NULL;
+    if (e->dev != st.st_dev || e->ino != st.st_ino) {
+        *e = (struct entry){.dev = st.st_dev, .ino = st.st_ino};
+    }
+    return e;
+}
+
 static int64_t timeval_ns(const struct timeval *tv)
 {
     return (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000;
 }
 
-static void learn(int fd, struct green__fd *f, const struct stat *st)
+int green__fd_get(int fd, struct green__fd *f)
 {
-    int fl = (int)syscall(SYS_fcntl, fd, F_GETFL);
+    struct stat st;
+    struct entry *e;
+    int fl;
 
-    f->dev = st->st_dev;
-    f->ino = st->st_ino;
-    f->no_nowait = 0;
-    f->rcvtimeo = f->sndtimeo = 0;
-    f->nonblock = fl >= 0 && (fl & O_NONBLOCK);
-    switch (st->st_mode & S_IFMT) {
+    if (syscall(SYS_fstat, fd, &st) < 0)
+        return -1;
+    fl = (int)syscall(SYS_fcntl, fd, F_GETFL);
+    e = current(fd, &st);
+    *f = (struct green__fd){.nonblock = fl >= 0 && (fl & O_NONBLOCK),
+                            .no_nowait = e && e->no_nowait};
+    switch (st.st_mode & S_IFMT) {
     case S_IFSOCK: {
         struct timeval tv;
         socklen_t len = sizeof tv;
@@ -69,6 +109,10 @@ static void learn(int fd, struct green__fd *f, const struct stat *st)
         len = sizeof tv;
         if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) == 0)
             f->sndtimeo = timeval_ns(&tv);
+        if (e && e->neg_rcvtimeo && !f->rcvtimeo)
+            f->rcvtimeo = -1;
+        if (e && e->neg_sndtimeo && !f->sndtimeo)
+            f->sndtimeo = -1;
         break;
     }
     case S_IFIFO:
@@ -86,54 +130,46 @@ static void learn(int fd, struct green__fd *f, const struct stat *st)
         f->kind = GREEN_FD_OTHER; /* eventfd, timerfd, signalfd, epoll, inotify, ... */
         break;
     }
-    f->valid = 1;
-}
-
-struct green__fd *green__fd_get(int fd)
-{
-    static __thread struct green__fd scratch; /* beyond the table: learned every time */
-    struct green__fd *f = slot(fd);
-    struct stat st;
-
-    if (syscall(SYS_fstat, fd, &st) < 0)
-        return NULL;
-    if (!f)
-        f = &scratch, f->valid = 0;
-    if (!f->valid || f->dev != st.st_dev || f->ino != st.st_ino)
-        learn(fd, f, &st);
-    return f;
+    return 0;
 }
 
 void green__fd_forget(int fd)
 {
-    struct green__fd *f = table ? slot(fd) : NULL;
+    struct entry *e = table ? slot(fd) : NULL;
 
-    if (f)
-        f->valid = 0;
+    if (e)
+        e->dev = e->ino = 0;
 }
 
-void green__fd_created(int fd)
+void green__fd_no_nowait(int fd)
 {
-    green__fd_forget(fd);
-    green__fd_get(fd);
+    struct entry *e = claim(fd);
+
+    if (e)
+        e->no_nowait = 1;
 }
 
-void green__fd_set_nonblock(int fd, int on)
+void green__fd_negative_timeout(int fd, int optname, int on)
 {
-    struct green__fd *f = green__fd_get(fd);
+    struct entry *e = claim(fd);
 
-    if (f)
-        f->nonblock = on != 0;
-}
-
-void green__fd_set_timeout(int fd, int optname, int64_t ns)
-{
-    struct green__fd *f = green__fd_get(fd);
-
-    if (!f)
+    if (!e)
         return;
     if (optname == SO_RCVTIMEO)
-        f->rcvtimeo = ns;
+        e->neg_rcvtimeo = (unsigned char)on;
     else
-        f->sndtimeo = ns;
+        e->neg_sndtimeo = (unsigned char)on;
+}
+
+int green__copy_in(void *dst, const void *src, size_t n)
+{
+    struct iovec local = {dst, n}, remote = {(void *)src, n};
+    int saved = errno;
+    ssize_t r;
+
+    if (!src)
+        return -EFAULT;
+    r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    errno = saved;
+    return r == (ssize_t)n ? 0 : -EFAULT;
 }

@@ -54,35 +54,36 @@ static inline int green__bypass(unsigned family)
 
 /* ---------------------------------------------------------------------- fd.c
  *
- * What the shim knows of a descriptor, learned on the slow path only (the fast path needs
- * nothing): the kind of file, whether the program made it non-blocking, the socket
- * timeouts.  Descriptors also come and go through calls the shim never sees (fopen and
- * fclose call the kernel from inside libc), so an entry remembers the identity of the open
- * file it describes (device, inode) and is learned again when the number now names
- * something else.
+ * What the shim knows of a descriptor, read on the slow path only (a call that would
+ * block; the fast path needs nothing): the kind of file, whether the open file is
+ * non-blocking, the socket timeouts.  These are read from the kernel each time, never
+ * cached: the O_NONBLOCK flag and the timeouts belong to the open file, which dup'd
+ * descriptors, raw system calls and other processes change behind any cache.  What the
+ * kernel cannot tell is kept per number, with the identity (device, inode) of the file it
+ * was learned on, so a number reused for another file starts afresh.
  */
 enum { GREEN_FD_OTHER = 0, GREEN_FD_SOCKET, GREEN_FD_PIPE, GREEN_FD_CHAR, GREEN_FD_FILE };
 
 struct green__fd {
-    unsigned long dev, ino;
-    uint8_t valid;
-    uint8_t kind;
-    uint8_t nonblock;  /* the program's O_NONBLOCK (the kernel's flag: the shim never sets it
-                        * for longer than one non-yielding call) */
-    uint8_t no_nowait; /* RWF_NOWAIT unsupported: wait for readiness, then the plain call */
-    int64_t rcvtimeo, sndtimeo; /* SO_RCVTIMEO / SO_SNDTIMEO in ns, 0 = none */
+    int kind;
+    int nonblock;             /* O_NONBLOCK on the open file */
+    int64_t rcvtimeo, sndtimeo; /* SO_RCVTIMEO / SO_SNDTIMEO in ns; 0 none, < 0 "never wait"
+                               * (a negative timeout was set: the kernel then does not
+                               * block, though getsockopt reports it as none) */
+    int no_nowait;            /* RWF_NOWAIT refused: wait for readiness, then the plain call */
 };
 
-/* The entry for fd, learned or checked against the open file now behind the number; NULL
- * with errno set (EBADF) if fd is not open. */
-struct green__fd *green__fd_get(int fd);
+/* The facts of fd now, into *f; -1 with errno set (EBADF) if fd is not open. */
+int green__fd_get(int fd, struct green__fd *f);
 /* The number no longer names what it did (close, dup2 over it). */
 void green__fd_forget(int fd);
-/* A hook made fd (socket, accept, pipe, ...): learn it now. */
-void green__fd_created(int fd);
-/* The program changed O_NONBLOCK or a socket timeout through a hook. */
-void green__fd_set_nonblock(int fd, int on);
-void green__fd_set_timeout(int fd, int optname, int64_t ns);
+/* Remember what the kernel will not report. */
+void green__fd_no_nowait(int fd);
+void green__fd_negative_timeout(int fd, int optname, int on);
+
+/* Copy n bytes the program passed, as the kernel would: -EFAULT for an unreadable
+ * address instead of a fault inside the shim (process_vm_readv on ourselves). */
+int green__copy_in(void *dst, const void *src, size_t n);
 
 /* ---------------------------------------------------------------------- io.c
  *

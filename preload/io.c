@@ -72,7 +72,7 @@ ssize_t green__io(struct green__op *op)
     int caller_errno = errno; /* a call that succeeds leaves errno as it found it */
     ssize_t r = op->call(op, 1);
     size_t done = 0, want;
-    struct green__fd *f;
+    struct green__fd f;
     int64_t deadline = GREEN_NO_DEADLINE, timeo;
     int e, plain, file;
 
@@ -86,16 +86,20 @@ ssize_t green__io(struct green__op *op)
 
     e = errno;
     want = all ? op_len(op) : 0;
-    f = green__fd_get(op->fd);
-    if (!f) {
-        if (r >= 0)
-            errno = caller_errno;
-        return r >= 0 ? r : -1; /* closed meanwhile: errno is fstat's EBADF */
+    if (green__fd_get(op->fd, &f) < 0) {
+        if (r < 0)
+            return -1; /* closed meanwhile: errno is fstat's EBADF */
+        errno = caller_errno;
+        return r;
     }
-    if (r == NOWAIT_UNSUPPORTED)
-        f->no_nowait = 1;
-    if (f->nonblock) {
-        /* The program's own non-blocking descriptor: exactly the plain call's result. */
+    if (r == NOWAIT_UNSUPPORTED) {
+        f.no_nowait = 1;
+        green__fd_no_nowait(op->fd);
+    }
+    timeo = op->events & GREEN_READ ? f.rcvtimeo : f.sndtimeo;
+    if (f.nonblock || timeo < 0) {
+        /* The open file is non-blocking (or a negative timeout says never wait): exactly
+         * the plain call's result. */
         if (r == NOWAIT_UNSUPPORTED) {
             errno = caller_errno;
             return op->call(op, 0);
@@ -103,19 +107,16 @@ ssize_t green__io(struct green__op *op)
         errno = r < 0 ? e : caller_errno;
         return r;
     }
-    plain = f->no_nowait;
-    file = f->kind == GREEN_FD_FILE;
-    timeo = op->events & GREEN_READ ? f->rcvtimeo : f->sndtimeo;
+    plain = f.no_nowait;
+    file = f.kind == GREEN_FD_FILE;
     if (timeo > 0)
         deadline = green_now() + timeo;
 
     for (;;) {
         if (r >= 0) {
             done += (size_t)r;
-            if (!all || r == 0 || (size_t)r >= want) {
-                errno = caller_errno;
-                return (ssize_t)done;
-            }
+            if (!all || r == 0 || (size_t)r >= want)
+                break;
             want -= (size_t)r;
             advance(op, (size_t)r, copy);
         } else if (r != NOWAIT_UNSUPPORTED && errno != EAGAIN) {
@@ -133,15 +134,26 @@ ssize_t green__io(struct green__op *op)
                 e = w == -ETIMEDOUT ? EAGAIN : -w;
                 break;
             }
+            /* A writer blocked in the kernel reports a pending socket error (a reset by
+             * the peer) before it sees the shutdown a fresh call would report first. */
+            if (op->events == GREEN_WRITE && f.kind == GREEN_FD_SOCKET) {
+                int err = 0;
+                socklen_t len = sizeof err;
+                if (getsockopt(op->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+                    e = err;
+                    break;
+                }
+            }
         }
         /* A file's data is not in the page cache: the plain call waits for the disk. */
         r = op->call(op, !(plain || file));
         if (r == NOWAIT_UNSUPPORTED) {
-            plain = f->no_nowait = 1;
+            plain = 1;
+            green__fd_no_nowait(op->fd);
             r = op->call(op, 0);
         }
     }
-    if (done > 0) {
+    if (done > 0 || r >= 0) {
         errno = caller_errno;
         return (ssize_t)done;
     }

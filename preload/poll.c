@@ -45,16 +45,24 @@ static int poll_now(struct pollfd *fds, nfds_t n, const sigset_t *mask)
 }
 
 /* Wait on the hub for fds; 0 to ask again, -1 with errno set when the wait failed, 1 at the
- * deadline. */
-static int wait_pollfds(const struct pollfd *fds, nfds_t n, int64_t deadline, const char *what)
+ * deadline.  mask, if any, is the signal mask the program asked for during the wait
+ * (ppoll, pselect, epoll_pwait): it is the OS thread's, so the other green threads run
+ * under it meanwhile. */
+static int wait_pollfds(const struct pollfd *fds, nfds_t n, int64_t deadline,
+                        const sigset_t *mask, const char *what)
 {
+    sigset_t old;
     int w;
 
+    if (mask)
+        sigprocmask(SIG_SETMASK, mask, &old);
     green__intr_begin(GREEN_INTR_ALWAYS);
     w = green__hub_wait_pollfds(fds, n, deadline, what);
     green__intr_end();
-
-    if (w > 0 || w == 0)
+    if (mask)
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    /* A descriptor closed under the wait: the kernel's answer (POLLNVAL) is asked for. */
+    if (w >= 0 || w == -EBADF)
         return 0;
     if (w == -ETIMEDOUT)
         return 1;
@@ -71,7 +79,7 @@ static int green_ppoll(struct pollfd *fds, nfds_t n, int64_t deadline, const sig
         int r = poll_now(fds, n, mask);
         if (r != 0 || deadline <= green_now())
             return r;
-        r = wait_pollfds(fds, n, deadline, what);
+        r = wait_pollfds(fds, n, deadline, mask, what);
         if (r < 0)
             return r;
         if (r > 0)
@@ -86,12 +94,26 @@ GREEN_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
     return green_ppoll(fds, n, deadline_ms(timeout_ms), NULL, "poll");
 }
 
+/* A timeout the kernel would refuse (or cannot read) goes to the kernel, which says so;
+ * a zero one needs no wait.  Otherwise *t holds the program's timeout. */
+static int needs_wait(const struct timespec *ts, struct timespec *t)
+{
+    if (!ts)
+        return 1;
+    if (green__copy_in(t, ts, sizeof *t) < 0 || t->tv_sec < 0 || t->tv_nsec < 0 ||
+        t->tv_nsec > 999999999)
+        return 0;
+    return t->tv_sec || t->tv_nsec;
+}
+
 GREEN_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
                        const sigset_t *mask)
 {
-    if (green__bypass(GREEN_F_SELECT) || (ts && !ts->tv_sec && !ts->tv_nsec))
+    struct timespec t;
+
+    if (green__bypass(GREEN_F_SELECT) || !needs_wait(ts, &t))
         return REAL(ppoll)(fds, n, ts, mask);
-    return green_ppoll(fds, n, deadline_ts(ts), mask, "ppoll");
+    return green_ppoll(fds, n, deadline_ts(ts ? &t : NULL), mask, "ppoll");
 }
 
 extern void __chk_fail(void) __attribute__((noreturn));
@@ -123,8 +145,12 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
     nfds_t n = 0;
     int res;
 
-    if (nfds < 0 || nfds > FD_SETSIZE)
-        return REAL(pselect)(nfds, r, w, e, &zero, mask); /* the kernel's EINVAL */
+    size_t bytes = ((size_t)nfds + 7) / 8;
+
+    /* An invalid count or an unreadable set: the kernel's EINVAL or EFAULT. */
+    if (nfds < 0 || nfds > FD_SETSIZE || (r && green__copy_in(&in_r, r, bytes) < 0) ||
+        (w && green__copy_in(&in_w, w, bytes) < 0) || (e && green__copy_in(&in_e, e, bytes) < 0))
+        return REAL(pselect)(nfds, r, w, e, &zero, mask);
     if (r)
         in_r = *r;
     if (w)
@@ -154,7 +180,7 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
             *w = in_w;
         if (e)
             *e = in_e;
-        res = wait_pollfds(pfds, n, deadline, what);
+        res = wait_pollfds(pfds, n, deadline, mask, what);
         if (res < 0)
             break;
         if (res > 0) {
@@ -169,14 +195,15 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
 
 GREEN_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
+    struct timeval t;
     int64_t deadline;
     int res;
 
-    if (green__bypass(GREEN_F_SELECT) || (tv && !tv->tv_sec && !tv->tv_usec))
-        return REAL(select)(nfds, r, w, e, tv);
-    if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0))
-        return REAL(select)(nfds, r, w, e, tv); /* the kernel's EINVAL */
-    deadline = tv ? green_now() + (int64_t)tv->tv_sec * 1000000000 + tv->tv_usec * 1000
+    if (green__bypass(GREEN_F_SELECT) ||
+        (tv && (green__copy_in(&t, tv, sizeof t) < 0 || t.tv_sec < 0 || t.tv_usec < 0 ||
+                (!t.tv_sec && !t.tv_usec))))
+        return REAL(select)(nfds, r, w, e, tv); /* no wait, or the kernel's EFAULT, EINVAL */
+    deadline = tv ? green_now() + (int64_t)t.tv_sec * 1000000000 + t.tv_usec * 1000
                   : GREEN_NO_DEADLINE;
     res = green_pselect(nfds, r, w, e, deadline, NULL, "select");
     if (tv) {
@@ -193,10 +220,11 @@ GREEN_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeva
 GREEN_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
                          const sigset_t *mask)
 {
-    if (green__bypass(GREEN_F_SELECT) || (ts && !ts->tv_sec && !ts->tv_nsec) ||
-        (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec > 999999999)))
+    struct timespec t;
+
+    if (green__bypass(GREEN_F_SELECT) || !needs_wait(ts, &t))
         return REAL(pselect)(nfds, r, w, e, ts, mask);
-    return green_pselect(nfds, r, w, e, deadline_ts(ts), mask, "pselect");
+    return green_pselect(nfds, r, w, e, deadline_ts(ts ? &t : NULL), mask, "pselect");
 }
 
 /* ------------------------------------------------------------------- epoll */
@@ -210,7 +238,7 @@ static int green_epoll(int epfd, struct epoll_event *ev, int max, int64_t deadli
         int r = REAL(epoll_pwait)(epfd, ev, max, 0, mask);
         if (r != 0 || deadline <= green_now())
             return r;
-        r = wait_pollfds(&p, 1, deadline, "epoll_wait");
+        r = wait_pollfds(&p, 1, deadline, mask, "epoll_wait");
         if (r < 0)
             return r;
         if (r > 0)
@@ -236,8 +264,9 @@ GREEN_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int time
 GREEN_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
                               const struct timespec *ts, const sigset_t *mask)
 {
-    if (green__bypass(GREEN_F_SELECT) || (ts && !ts->tv_sec && !ts->tv_nsec) ||
-        (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec > 999999999)))
+    struct timespec t;
+
+    if (green__bypass(GREEN_F_SELECT) || !needs_wait(ts, &t))
         return REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
-    return green_epoll(epfd, ev, max, deadline_ts(ts), mask);
+    return green_epoll(epfd, ev, max, deadline_ts(ts ? &t : NULL), mask);
 }

@@ -70,6 +70,7 @@ struct mmsghdr;
     X(int, pipe, (int *))                                                                   \
     X(int, pipe2, (int *, int))                                                             \
     X(int, eventfd, (unsigned, int))                                                        \
+    X(int, epoll_create1, (int))                                                            \
     /* poll.c */                                                                            \
     X(int, poll, (struct pollfd *, nfds_t, int))                                            \
     X(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *))    \

@@ -23,9 +23,10 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 {
     struct sigaction a = user[sig];
 
-    if (a.sa_flags & SA_RESETHAND) {
+    if ((a.sa_flags & SA_RESETHAND) && wrapped[sig]) {
         /* The kernel has just put SIG_DFL back; so must the program's view. */
         wrapped[sig] = 0;
+        __atomic_sub_fetch(&green__signal_handlers, 1, __ATOMIC_RELAXED);
     }
     green__signal_note((a.sa_flags & SA_RESTART) != 0);
     if (a.sa_flags & SA_SIGINFO)
@@ -52,6 +53,8 @@ GREEN_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigactio
     was_wrapped = wrapped[sig];
     prev = user[sig];
     if (act && is_handler(act)) {
+        if (!was_wrapped)
+            __atomic_add_fetch(&green__signal_handlers, 1, __ATOMIC_RELAXED);
         mine = *act;
         mine.sa_flags |= SA_SIGINFO;
         mine.sa_sigaction = trampoline;
@@ -67,8 +70,10 @@ GREEN_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigactio
         r = REAL(sigaction)(sig, act, &kernel_old);
         if (r < 0)
             return r;
-        if (act)
+        if (act && was_wrapped) {
             wrapped[sig] = 0;
+            __atomic_sub_fetch(&green__signal_handlers, 1, __ATOMIC_RELAXED);
+        }
     }
     if (old)
         *old = was_wrapped ? prev : kernel_old;

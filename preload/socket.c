@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -63,10 +64,22 @@ static ssize_t call_msg(struct green__op *op, int nowait)
     return r;
 }
 
+/* A zero-length recv on TCP returns 0 at once, data or not, though with MSG_DONTWAIT it
+ * says EAGAIN; on other sockets it waits for data like any recv. */
+static int tcp(int fd)
+{
+    int proto = 0;
+    socklen_t len = sizeof proto;
+
+    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 && proto == IPPROTO_TCP;
+}
+
 GREEN_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
                               socklen_t *addrlen)
 {
     if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT))
+        return REAL(recvfrom)(fd, buf, n, flags, addr, addrlen);
+    if (n == 0 && tcp(fd))
         return REAL(recvfrom)(fd, buf, n, flags, addr, addrlen);
     struct green__op op = {.call = call_recvfrom, .fd = fd, .events = GREEN_READ,
                            .flags = flags, .buf = buf, .len = n, .addr = addr,
@@ -79,9 +92,18 @@ GREEN_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
     return recvfrom(fd, buf, n, flags, NULL, NULL);
 }
 
+/* The shim reads the msghdr before the kernel does: an unreadable one goes to the kernel,
+ * which says EFAULT. */
+static int readable_msg(const struct msghdr *msg)
+{
+    struct msghdr m;
+
+    return green__copy_in(&m, msg, sizeof m) == 0;
+}
+
 GREEN_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT) || !msg)
+    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT) || !readable_msg(msg))
         return REAL(recvmsg)(fd, msg, flags);
     struct green__op op = {.call = call_msg, .fd = fd, .events = GREEN_READ, .flags = flags,
                            .iov = msg->msg_iov, .iovcnt = (int)msg->msg_iovlen, .msg = msg};
@@ -106,7 +128,7 @@ GREEN_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 
 GREEN_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT) || !msg)
+    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT) || !readable_msg(msg))
         return REAL(sendmsg)(fd, msg, flags);
     struct green__op op = {.call = call_msg, .fd = fd, .events = GREEN_WRITE, .flags = flags,
                            .iov = msg->msg_iov, .iovcnt = (int)msg->msg_iovlen,
@@ -157,40 +179,48 @@ static int wait_ready(int fd, int events, int64_t deadline, int timeout_errno)
     return -1;
 }
 
+/* The deadline the socket's SO_RCVTIMEO or SO_SNDTIMEO sets for one wait from now (a
+ * negative timeout: now, the kernel does not wait at all). */
 static int64_t timeout_deadline(int fd, int events)
 {
-    struct green__fd *f = green__fd_get(fd);
-    int64_t t = !f ? 0 : events & GREEN_READ ? f->rcvtimeo : f->sndtimeo;
+    struct green__fd f;
+    int64_t t;
 
-    return t > 0 ? green_now() + t : GREEN_NO_DEADLINE;
+    if (green__fd_get(fd, &f) < 0)
+        return GREEN_NO_DEADLINE;
+    t = events & GREEN_READ ? f.rcvtimeo : f.sndtimeo;
+    return t > 0 ? green_now() + t : t < 0 ? 0 : GREEN_NO_DEADLINE;
 }
 
-/* recvmmsg: blocking, it waits for vlen messages (or one, with MSG_WAITFORONE) or until
- * its timeout, checked after each message as the kernel does. */
+/* recvmmsg: blocking, it waits for vlen messages (or one, with MSG_WAITFORONE), each
+ * receive after the first bounded by SO_RCVTIMEO, and checks its timeout argument after
+ * each message as the kernel does. */
 GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
                           struct timespec *timeout)
 {
     int64_t deadline = GREEN_NO_DEADLINE;
+    struct timespec t;
     unsigned done = 0;
     int r, caller_errno = errno;
 
     if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT))
         return REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
-    if (timeout)
-        deadline = green_now() + (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+    if (timeout) {
+        if (green__copy_in(&t, timeout, sizeof t) < 0 || t.tv_sec < 0 || t.tv_nsec < 0 ||
+            t.tv_nsec > 999999999)
+            return REAL(recvmmsg)(fd, vec, vlen, flags, timeout); /* EFAULT, EINVAL */
+        deadline = green_now() + (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+    }
     for (;;) {
         r = REAL(recvmmsg)(fd, vec + done, vlen - done, flags | MSG_DONTWAIT, NULL);
         if (r > 0) {
             done += (unsigned)r;
-            if (done == vlen || (flags & MSG_WAITFORONE) ||
-                (timeout && green_now() >= deadline))
+            if (done == vlen || (flags & MSG_WAITFORONE) || (timeout && green_now() >= deadline))
                 return ok(caller_errno, (int)done);
         } else if (r < 0 && errno != EAGAIN) {
             return done ? ok(caller_errno, (int)done) : r;
         }
-        if (deadline == GREEN_NO_DEADLINE && done == 0)
-            deadline = timeout_deadline(fd, GREEN_READ);
-        if (wait_ready(fd, GREEN_READ, deadline, EAGAIN) < 0)
+        if (wait_ready(fd, GREEN_READ, timeout_deadline(fd, GREEN_READ), EAGAIN) < 0)
             return done ? ok(caller_errno, (int)done) : -1;
     }
 }
@@ -271,44 +301,58 @@ GREEN_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
     return accept4(fd, addr, addrlen, 0);
 }
 
+/* connect: a non-blocking attempt; EINPROGRESS waits for the socket to become writable
+ * and then asks connect again, which is how the kernel finishes a connection started
+ * without blocking (the socket stays "connecting" until then: a later connect would
+ * return 0 instead of EISCONN) and reports its error.  A Unix socket whose listener's
+ * backlog is full says EAGAIN and offers nothing to wait on: the blocking call sleeps in
+ * the kernel until there is room, so the hook tries again after growing pauses. */
 GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    int r, nb = 0, err, caller_errno = errno;
-    socklen_t errlen = sizeof err;
-    int64_t deadline;
+    int r, nb = 0, caller_errno = errno;
+    int64_t deadline = GREEN_NO_DEADLINE, pause = 1000000;
 
     if (green__bypass(GREEN_F_SOCKET))
         return REAL(connect)(fd, addr, len);
-    deadline = GREEN_NO_DEADLINE;
-    for (;;) {
+    WITH_NONBLOCK(fd, nb, r, REAL(connect)(fd, addr, len));
+    if (r == 0)
+        return ok(caller_errno, 0);
+    if (nb)
+        return r;
+    while (errno == EAGAIN) {
+        if (deadline == GREEN_NO_DEADLINE)
+            deadline = timeout_deadline(fd, GREEN_WRITE);
+        if (deadline <= green_now()) {
+            errno = EAGAIN;
+            return -1;
+        }
+        green__intr_begin(GREEN_INTR_RESTARTABLE);
+        int w = green__hub_park_until(green_now() + pause < deadline ? green_now() + pause
+                                                                     : deadline);
+        green__intr_end();
+        if (w == -EINTR || w == -ECANCELED || w == -EDEADLK) {
+            green__api_result(w);
+            errno = -w;
+            return -1;
+        }
+        if (pause < 64000000)
+            pause *= 2;
         WITH_NONBLOCK(fd, nb, r, REAL(connect)(fd, addr, len));
         if (r == 0)
-            return ok(caller_errno, r);
-        if (nb)
-            return r;
-        if (errno == EAGAIN) {
-            /* A Unix socket's listener has a full backlog: blocking waits for room. */
-            if (deadline == GREEN_NO_DEADLINE)
-                deadline = timeout_deadline(fd, GREEN_WRITE);
-            if (wait_ready(fd, GREEN_WRITE, deadline, EAGAIN) < 0)
-                return -1;
-            continue;
-        }
-        if (errno != EINPROGRESS)
-            return r;
-        break;
+            return ok(caller_errno, 0);
     }
-    /* In progress: wait until it completes, as the blocking call would.  SO_SNDTIMEO
-     * expiry leaves it in progress, as the kernel reports. */
-    if (wait_ready(fd, GREEN_WRITE, timeout_deadline(fd, GREEN_WRITE), EINPROGRESS) < 0)
-        return -1;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0)
-        return -1;
-    if (err) {
-        errno = err;
-        return -1;
+    if (errno != EINPROGRESS)
+        return r;
+    for (;;) {
+        /* SO_SNDTIMEO expiry leaves it in progress, as the kernel reports. */
+        if (wait_ready(fd, GREEN_WRITE, timeout_deadline(fd, GREEN_WRITE), EINPROGRESS) < 0)
+            return -1;
+        WITH_NONBLOCK(fd, nb, r, REAL(connect)(fd, addr, len));
+        if (r == 0 || errno == EISCONN)
+            return ok(caller_errno, 0);
+        if (errno != EALREADY && errno != EINPROGRESS)
+            return -1;
     }
-    return ok(caller_errno, 0);
 }
 
 GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
@@ -402,11 +446,6 @@ GREEN_EXPORT int pipe2(int fds[2], int flags)
     return made(REAL(pipe2)(fds, flags), fds, 2);
 }
 
-GREEN_EXPORT int eventfd(unsigned initval, int flags)
-{
-    return made(REAL(eventfd)(initval, flags), NULL, 1);
-}
-
 GREEN_EXPORT int dup(int fd)
 {
     return made(REAL(dup)(fd), NULL, 1);
@@ -439,29 +478,60 @@ GREEN_EXPORT int fcntl64(int fd, int cmd, ...)
     arg = va_arg(ap, void *);
     va_end(ap);
     r = REAL(fcntl64)(fd, cmd, arg);
-    if (r >= 0) {
-        if (cmd == F_SETFL)
-            green__fd_set_nonblock(fd, ((int)(intptr_t)arg & O_NONBLOCK) != 0);
-        else if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-            green__fd_forget(r);
-    }
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        green__fd_forget(r);
     return r;
 }
 GREEN_EXPORT int fcntl(int fd, int cmd, ...) __attribute__((alias("fcntl64")));
+
+/* The runtime's own descriptors (the hub's epoll and event fds) are moved to the top of
+ * the descriptor range, so the program gets the same numbers it gets without the shim:
+ * many programs, and their tests, expect the lowest free number. */
+static int high(int fd)
+{
+    struct rlimit rl;
+    int moved, floor;
+
+    if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 64)
+        return fd;
+    floor = (int)(rl.rlim_cur > (1u << 20) ? (1u << 20) : rl.rlim_cur) - 16;
+    if (fd >= floor)
+        return fd;
+    moved = REAL(fcntl64)(fd, F_DUPFD_CLOEXEC, floor);
+    if (moved < 0)
+        return fd;
+    REAL(close)(fd);
+    return moved;
+}
+
+static int runtime_call(void)
+{
+    return green__tls && green__tls->in_runtime;
+}
+
+GREEN_EXPORT int epoll_create1(int flags)
+{
+    int fd = REAL(epoll_create1)(flags);
+
+    return runtime_call() ? high(fd) : made(fd, NULL, 1);
+}
+
+GREEN_EXPORT int eventfd(unsigned initval, int flags)
+{
+    int fd = REAL(eventfd)(initval, flags);
+
+    return runtime_call() ? high(fd) : made(fd, NULL, 1);
+}
 
 GREEN_EXPORT int ioctl(int fd, unsigned long req, ...)
 {
     va_list ap;
     void *arg;
-    int r;
 
     va_start(ap, req);
     arg = va_arg(ap, void *);
     va_end(ap);
-    r = REAL(ioctl)(fd, req, arg);
-    if (r == 0 && req == FIONBIO && arg)
-        green__fd_set_nonblock(fd, *(int *)arg != 0);
-    return r;
+    return REAL(ioctl)(fd, req, arg);
 }
 
 GREEN_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
@@ -469,10 +539,7 @@ GREEN_EXPORT int setsockopt(int fd, int level, int name, const void *val, sockle
     int r = REAL(setsockopt)(fd, level, name, val, len);
 
     if (r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO) &&
-        len >= sizeof(struct timeval)) {
-        const struct timeval *tv = val;
-        green__fd_set_timeout(fd, name,
-                              (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000);
-    }
+        len >= sizeof(struct timeval))
+        green__fd_negative_timeout(fd, name, ((const struct timeval *)val)->tv_sec < 0);
     return r;
 }

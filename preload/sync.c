@@ -148,11 +148,22 @@ GREEN_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 GREEN_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
                                          const struct timespec *abstime)
 {
+    green_mutex_t *gmx = (green_mutex_t *)m;
+    int r;
+
     if (MUTEX_BYPASS(m))
         return REAL(pthread_mutex_clocklock)(m, clock, abstime);
-    if (!valid_ts(abstime) || !valid_clock(clock))
+    if (!valid_clock(clock))
         return EINVAL;
-    return NOKILL(green_mutex_timedlock((green_mutex_t *)m, green_deadline(clock, abstime)));
+    if (!valid_ts(abstime)) {
+        /* As glibc: an invalid time only matters when the call has to wait. */
+        r = green_mutex_trylock(gmx);
+        if (r != EBUSY)
+            return r;
+        return gmx->type == GREEN_MUTEX_ERRORCHECK && gmx->owner == green__current() ? EDEADLK
+                                                                                     : EINVAL;
+    }
+    return NOKILL(green_mutex_timedlock(gmx, green_deadline(clock, abstime)));
 }
 
 GREEN_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
@@ -305,10 +316,16 @@ GREEN_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)
 GREEN_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clock,
                                             const struct timespec *abstime)
 {
+    int r;
+
     if (RW_BYPASS(rw))
         return REAL(pthread_rwlock_clockrdlock)(rw, clock, abstime);
-    if (!valid_ts(abstime) || !valid_clock(clock))
+    if (!valid_clock(clock))
         return EINVAL;
+    if (!valid_ts(abstime)) {
+        r = green_rwlock_tryrdlock(GRW(rw));
+        return r != EBUSY ? r : GRW(rw)->writer == green__current() ? EDEADLK : EINVAL;
+    }
     return NOKILL(green_rwlock_timedrdlock(GRW(rw), green_deadline(clock, abstime)));
 }
 
@@ -336,10 +353,16 @@ GREEN_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
 GREEN_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clock,
                                             const struct timespec *abstime)
 {
+    int r;
+
     if (RW_BYPASS(rw))
         return REAL(pthread_rwlock_clockwrlock)(rw, clock, abstime);
-    if (!valid_ts(abstime) || !valid_clock(clock))
+    if (!valid_clock(clock))
         return EINVAL;
+    if (!valid_ts(abstime)) {
+        r = green_rwlock_trywrlock(GRW(rw));
+        return r != EBUSY ? r : GRW(rw)->writer == green__current() ? EDEADLK : EINVAL;
+    }
     return NOKILL(green_rwlock_timedwrlock(GRW(rw), green_deadline(clock, abstime)));
 }
 
@@ -497,8 +520,13 @@ GREEN_EXPORT int sem_timedwait(sem_t *s, const struct timespec *abstime)
 
 GREEN_EXPORT int sem_post(sem_t *s)
 {
+    unsigned v;
+
     if (!gs(s))
         return REAL(sem_post)(s);
+    green_sem_getvalue((green_sem_t *)s, &v);
+    if (v >= SEM_VALUE_MAX) /* glibc's limit (INT_MAX), below the runtime's own */
+        return sem_result(EOVERFLOW);
     return sem_result(green_sem_post((green_sem_t *)s));
 }
 

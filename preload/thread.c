@@ -76,8 +76,10 @@ static struct pdata *self_data(void)
     struct green__local *l = green__tls;
     struct green_thread *t;
 
-    if (!l || green__tls_real || l->sched.current == l->sched.hub)
+    if (green__tls_real || (l && l->sched.current == l->sched.hub))
         return &real_thread_data;
+    if (!l)
+        l = green__local(); /* main, before its first wait: it is a green thread too */
     t = l->sched.current;
     if (!t->user)
         t->user = calloc(1, sizeof(struct pdata));
@@ -368,8 +370,13 @@ GREEN_EXPORT int pthread_clockjoin_np(pthread_t t, void **value, clockid_t clock
         return REAL(pthread_clockjoin_np)(t, value, clock, abstime);
     if (!abstime)
         return green_join((green_t)t, value);
-    if (!valid_ts(abstime) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
+    if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
         return EINVAL;
+    if (!valid_ts(abstime)) {
+        /* As glibc: the time is only looked at when the call has to wait. */
+        r = green_timedjoin((green_t)t, value, 0);
+        return r == EBUSY ? EINVAL : r;
+    }
     r = green_timedjoin((green_t)t, value, green_deadline(clock, abstime));
     return r == EBUSY ? ETIMEDOUT : r;
 }

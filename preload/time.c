@@ -9,21 +9,15 @@
  */
 #define _GNU_SOURCE
 #include <string.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hook.h"
 
-/* Copy a timespec the program passed, reporting EFAULT as the kernel would instead of
- * faulting in the shim. */
+/* The program's timespec, checked as the kernel checks it. */
 static int copy_in(struct timespec *dst, const struct timespec *src)
 {
-    struct iovec local = {dst, sizeof *dst}, remote = {(void *)src, sizeof *dst};
-
-    if (!src)
-        return -EFAULT;
-    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof *dst)
+    if (green__copy_in(dst, src, sizeof *dst) < 0)
         return -EFAULT;
     if (dst->tv_sec < 0 || dst->tv_nsec < 0 || dst->tv_nsec > 999999999)
         return -EINVAL;
@@ -116,7 +110,10 @@ GREEN_EXPORT unsigned sleep(unsigned seconds)
     if (green__bypass(GREEN_F_TIME))
         return REAL(sleep)(seconds);
     left = sleep_until(green_now() + (int64_t)seconds * 1000000000);
-    /* glibc rounds the seconds left to the nearest. */
+    if (!left)
+        return 0;
+    /* As glibc's: errno says EINTR, and the seconds left are rounded to the nearest. */
+    errno = EINTR;
     return (unsigned)(left / 1000000000 + (left % 1000000000 >= 500000000));
 }
 

@@ -396,6 +396,16 @@ static int others_could_post(void)
 }
 
 unsigned green__signal_seq, green__signal_norestart_seq;
+int green__signal_handlers;
+
+/* Could a signal handler still end main's wait? */
+static int signal_could_wake(struct green__local *l)
+{
+    struct green_thread *m = l->sched.main;
+
+    return m->state == GREEN_WAITING && m->intr != GREEN_INTR_NONE &&
+           __atomic_load_n(&green__signal_handlers, __ATOMIC_RELAXED) > 0;
+}
 
 void green__signal_note(int restart)
 {
@@ -443,7 +453,8 @@ void green__hub_main(void *arg)
             ev_run(h->loop, EVRUN_NOWAIT); /* more to trim: poll, and come back */
         } else if (h->wakers > 0) {
             ev_run(h->loop, EVRUN_ONCE);
-        } else if (others_could_post() || !green__sched_check_deadlock(0)) {
+        } else if (signal_could_wake(l) || others_could_post() ||
+                   !green__sched_check_deadlock(0)) {
             ev_ref(h->loop);
             ev_run(h->loop, EVRUN_ONCE);
             ev_unref(h->loop);

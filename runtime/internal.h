@@ -315,6 +315,9 @@ int green__waiter_wait(struct green__waiter *w, unsigned *lock, struct green__wa
  */
 enum { GREEN_INTR_NONE = 0, GREEN_INTR_RESTARTABLE, GREEN_INTR_ALWAYS };
 extern unsigned green__signal_seq, green__signal_norestart_seq;
+/* Signal handlers the program has installed (through the shim): while there are any, an
+ * interruptible wait of main can still end, so it is not a deadlock. */
+extern int green__signal_handlers;
 /* From a signal handler: a handler ran (restart: it has SA_RESTART). */
 void green__signal_note(int restart);
 /* Begin/end an interruptible wait of the current green thread. */
