@@ -372,11 +372,8 @@ GREEN_EXPORT int pthread_clockjoin_np(pthread_t t, void **value, clockid_t clock
         return green_join((green_t)t, value);
     if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
         return EINVAL;
-    if (!valid_ts(abstime)) {
-        /* As glibc: the time is only looked at when the call has to wait. */
-        r = green_timedjoin((green_t)t, value, 0);
-        return r == EBUSY ? EINVAL : r;
-    }
+    if (!valid_ts(abstime))
+        return green_join((green_t)t, value); /* glibc ignores a time it cannot use */
     r = green_timedjoin((green_t)t, value, green_deadline(clock, abstime));
     return r == EBUSY ? ETIMEDOUT : r;
 }

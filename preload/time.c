@@ -112,9 +112,9 @@ GREEN_EXPORT unsigned sleep(unsigned seconds)
     left = sleep_until(green_now() + (int64_t)seconds * 1000000000);
     if (!left)
         return 0;
-    /* As glibc's: errno says EINTR, and the seconds left are rounded to the nearest. */
+    /* As glibc's: errno says EINTR, and the whole seconds left are returned. */
     errno = EINTR;
-    return (unsigned)(left / 1000000000 + (left % 1000000000 >= 500000000));
+    return (unsigned)(left / 1000000000);
 }
 
 GREEN_EXPORT int usleep(useconds_t usec)
