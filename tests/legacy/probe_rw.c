@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 
 #define BIG (4 << 20) /* more than any socket buffer here */
 
@@ -1417,4 +1418,136 @@ SCENARIO(sendmmsg_errors)
     CALL(close(s[0]));
     CALL(sendmmsg(s[1], o, 1, 0));
     CALL(sendmmsg(s[1], o, 1, MSG_NOSIGNAL));
+}
+
+/* ------------------------------------------------------- sendfile, splice */
+
+/* An unlinked regular file holding len bytes of pattern, positioned at its start. */
+static int file_of(size_t len)
+{
+    char name[] = "/tmp/probe-XXXXXX";
+    int fd = SETUP(mkstemp(name));
+    char *p = pattern(len);
+
+    unlink(name);
+    if (write(fd, p, len) != (ssize_t)len)
+        setup_failed("write the file");
+    SETUP(lseek(fd, 0, SEEK_SET));
+    free(p);
+    return fd;
+}
+
+SCENARIO(sendfile_big_blocking)
+{
+    int s[2], f = file_of(BIG);
+    struct slow *r;
+
+    pair(s);
+    r = slow_reader(s[0], BIG);
+    PART(sendfile(s[1], f, NULL, BIG), BIG);
+    slow_done(r);
+}
+
+SCENARIO(sendfile_errors)
+{
+    int s[2], f = file_of(10);
+    off_t off = 4;
+
+    pair(s);
+    CALL(sendfile(-1, f, NULL, 10));
+    CALL(sendfile(s[1], -1, NULL, 10));
+    CALL(sendfile(s[1], f, BAD, 10));
+    CALL(sendfile(s[1], f, &off, 100));
+    say("offset %ld", (long)off);
+    CALL(sendfile(s[1], f, NULL, 0));
+    bytes("got", buf, CALL(read(s[0], buf, sizeof buf)));
+}
+
+SCENARIO(sendfile_nonblock_full)
+{
+    int s[2], f = file_of(10);
+
+    pair(s);
+    fill(s[1]);
+    CALL(fcntl(s[1], F_SETFL, O_NONBLOCK));
+    CALL(sendfile(s[1], f, NULL, 10));
+}
+
+SCENARIO(sendfile_sndtimeo_full)
+{
+    int s[2], f = file_of(10);
+    long long t0;
+
+    pair(s);
+    fill(s[1]);
+    set_timeo(s[1], SO_SNDTIMEO, 100);
+    t0 = now_ms();
+    CALL(sendfile(s[1], f, NULL, 10));
+    waited(t0, 100);
+}
+
+SCENARIO(sendfile_eintr_full)
+{
+    int s[2], f = file_of(10);
+
+    pair(s);
+    fill(s[1]);
+    interrupt_in(100);
+    CALL(sendfile(s[1], f, NULL, 10));
+}
+
+SCENARIO(sendfile_epipe)
+{
+    int s[2], f = file_of(10);
+
+    pair(s);
+    catch_signal(SIGPIPE, 0);
+    CALL(close(s[0]));
+    CALL(sendfile(s[1], f, NULL, 10));
+}
+
+SCENARIO(splice_waits_for_data)
+{
+    int s[2], p[2];
+    struct later *l;
+
+    pair(s);
+    SETUP(pipe(p));
+    l = after_write(50, p[1], "spliced");
+    CALL(splice(p[0], NULL, s[1], NULL, 64, 0));
+    finish(l);
+    bytes("got", buf, CALL(read(s[0], buf, sizeof buf)));
+}
+
+SCENARIO(splice_nonblock)
+{
+    int s[2], p[2];
+
+    pair(s);
+    SETUP(pipe(p));
+    CALL(splice(p[0], NULL, s[1], NULL, 64, SPLICE_F_NONBLOCK));
+    CALL(fcntl(p[0], F_SETFL, O_NONBLOCK));
+    CALL(splice(p[0], NULL, s[1], NULL, 64, 0));
+}
+
+SCENARIO(splice_eintr)
+{
+    int s[2], p[2];
+
+    pair(s);
+    SETUP(pipe(p));
+    interrupt_in(100);
+    CALL(splice(p[0], NULL, s[1], NULL, 64, 0));
+}
+
+SCENARIO(splice_errors)
+{
+    int s[2], p[2];
+
+    pair(s);
+    SETUP(pipe(p));
+    CALL(splice(-1, NULL, s[1], NULL, 64, 0));
+    CALL(splice(s[0], NULL, s[1], NULL, 64, 0));
+    CALL(close(p[1]));
+    CALL(splice(p[0], NULL, s[1], NULL, 64, 0));
 }

@@ -902,3 +902,53 @@ SCENARIO(cancel_asynchronous)
     RC(pthread_join(t, &r));
     say("cancelled: %s", r == PTHREAD_CANCELED ? "yes" : "no");
 }
+
+/* ----------------------------------------------------- signals during waits
+ *
+ * A handler without SA_RESTART interrupts the waits that may fail with EINTR, and none of
+ * these: mutex and condition-variable waits and pthread_join carry on (a condition
+ * variable may wake spuriously, which the transcript would show).
+ */
+
+SCENARIO(signal_during_mutex_timedlock)
+{
+    pthread_mutex_t m;
+    struct timespec ts;
+
+    mutex_of(&m, PTHREAD_MUTEX_NORMAL);
+    RC(pthread_mutex_lock(&m));
+    interrupt_in(50);
+    ts = in_ms(CLOCK_REALTIME, 200);
+    RC(pthread_mutex_timedlock(&m, &ts)); /* held by this very thread: waits it out */
+}
+
+SCENARIO(signal_during_cond_timedwait)
+{
+    static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    struct timespec ts = in_ms(CLOCK_REALTIME, 200);
+    long long t0 = now_ms();
+
+    RC(pthread_mutex_lock(&m));
+    interrupt_in(50);
+    RC(pthread_cond_timedwait(&c, &m, &ts));
+    waited(t0, 200);
+    RC(pthread_mutex_unlock(&m));
+}
+
+/* The joined thread starts with SIGALRM blocked, so the kernel delivers it to main. */
+SCENARIO(signal_during_join)
+{
+    sigset_t alrm;
+    pthread_t t;
+    void *v = NULL;
+
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &alrm, NULL);
+    t = spawn(nap, (void *)200);
+    pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
+    interrupt_in(50);
+    RC(pthread_join(t, &v));
+    say("value %ld", (long)v);
+}

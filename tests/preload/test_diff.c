@@ -173,6 +173,18 @@
     X(rw, recvmmsg, recvmmsg_timeout_arg, "EINVAL")                                         \
     X(rw, recvmmsg, recvmmsg_errors, "EBADF")                                               \
     X(rw, recvmmsg, recvmmsg_stream, "msg: \"def\"")                                        \
+    /* sendfile */                                                                          \
+    X(rw, sendfile, sendfile_big_blocking, "= full")                                        \
+    X(rw, sendfile, sendfile_errors, "EFAULT")                                              \
+    X(rw, sendfile, sendfile_nonblock_full, "EAGAIN")                                       \
+    X(rw, sendfile, sendfile_sndtimeo_full, "waited >=80ms: yes")                           \
+    X(rw, sendfile, sendfile_eintr_full, "EINTR")                                           \
+    X(rw, sendfile, sendfile_epipe, "EPIPE +PIPE")                                          \
+    /* splice */                                                                            \
+    X(rw, splice, splice_waits_for_data, "got: \"spliced\"")                                \
+    X(rw, splice, splice_nonblock, "EAGAIN")                                                \
+    X(rw, splice, splice_eintr, "EINTR")                                                    \
+    X(rw, splice, splice_errors, "EINVAL")                                                  \
     /* accept */                                                                            \
     X(fd, accept, accept_badfd, "EBADF")                                                    \
     X(fd, accept, accept_notsock, "ENOTSOCK")                                               \
@@ -332,7 +344,11 @@
     X(thread, cancel, cleanup_order, "handlers ran p321")                                   \
     X(thread, cancel, cancel_finished_thread, "value 42")                                   \
     X(thread, cancel, cancel_during_mutex_lock, "cancelled: yes")                           \
-    X(thread, cancel, cancel_asynchronous, "cancelled: yes")
+    X(thread, cancel, cancel_asynchronous, "cancelled: yes")                                \
+    /* waits a signal must not interrupt */                                                 \
+    X(thread, signal, signal_during_mutex_timedlock, "ETIMEDOUT +ALRM")                     \
+    X(thread, signal, signal_during_cond_timedwait, "ETIMEDOUT +ALRM")                      \
+    X(thread, signal, signal_during_join, "= 0 +ALRM")
 
 
 static const char *signal_name(int sig)
