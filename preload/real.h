@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -186,7 +187,34 @@ struct mmsghdr;
     X(int, gethostbyname_r, (const char *, struct hostent *, char *, size_t,                \
                              struct hostent **, int *))                                     \
     X(int, gethostbyname2_r, (const char *, int, struct hostent *, char *, size_t,          \
-                              struct hostent **, int *))
+                              struct hostent **, int *))                                    \
+    /* stdio.c */                                                                           \
+    X(char *, fgets, (char *, int, FILE *))                                                 \
+    X(char *, fgets_unlocked, (char *, int, FILE *))                                        \
+    X(ssize_t, getdelim, (char **, size_t *, int, FILE *))                                  \
+    X(size_t, fread, (void *, size_t, size_t, FILE *))                                      \
+    X(size_t, fread_unlocked, (void *, size_t, size_t, FILE *))                             \
+    X(int, fgetc, (FILE *))                                                                 \
+    X(int, getc, (FILE *))                                                                  \
+    X(int, _IO_getc, (FILE *))                                                              \
+    X(int, fgetc_unlocked, (FILE *))                                                        \
+    X(int, __uflow, (FILE *))                                                               \
+    X(int, __underflow, (FILE *))                                                           \
+    X(int, __isoc99_vfscanf, (FILE *, const char *, va_list))                               \
+    X(int, fflush, (FILE *))                                                                \
+    X(int, fflush_unlocked, (FILE *))                                                       \
+    X(int, fputs, (const char *, FILE *))                                                   \
+    X(int, fputs_unlocked, (const char *, FILE *))                                          \
+    X(int, puts, (const char *))                                                            \
+    X(int, fputc, (int, FILE *))                                                            \
+    X(int, putc, (int, FILE *))                                                             \
+    X(int, _IO_putc, (int, FILE *))                                                         \
+    X(int, fputc_unlocked, (int, FILE *))                                                   \
+    X(size_t, fwrite, (const void *, size_t, size_t, FILE *))                               \
+    X(size_t, fwrite_unlocked, (const void *, size_t, size_t, FILE *))                      \
+    X(int, vfprintf, (FILE *, const char *, va_list))                                       \
+    X(int, __vfprintf_chk, (FILE *, int, const char *, va_list))                            \
+    X(int, vdprintf, (int, const char *, va_list))
 
 #define X(ret, name, params) extern ret(*real_##name) params;
 GREEN_REALS(X)
