@@ -9,6 +9,7 @@
 #include "probe.h"
 
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 static struct sockaddr_in target;
 
@@ -74,6 +75,18 @@ SCENARIO(accept_waits)
 
     finish(t);
     say("accepted blocking: %s, listener blocking: %s", nonblocking(s) ? "no" : "yes",
+        nonblocking(l) ? "no" : "yes");
+}
+
+/* SOCK_NONBLOCK is for the new socket: accept4 on a blocking listener still waits. */
+SCENARIO(accept4_nonblock_flag_waits)
+{
+    int l = tcp_listener(4, &target), s;
+    struct later *t = after(50, do_connect, NULL);
+
+    s = (int)FD(accept4(l, NULL, NULL, SOCK_NONBLOCK));
+    finish(t);
+    say("accepted nonblocking: %s, listener blocking: %s", nonblocking(s) ? "yes" : "no",
         nonblocking(l) ? "no" : "yes");
 }
 
@@ -787,4 +800,60 @@ SCENARIO(sockopt_rcvtimeo_by_syscall)
     t0 = now_ms();
     CALL(read(s[0], buf, sizeof buf));
     waited(t0, 100);
+}
+
+/* ------------------------------------------------ the open file's flags */
+
+/* O_NONBLOCK belongs to the open file, which a child process shares: while this process
+ * waits in a blocking call, a child looking at the descriptor must see it blocking, as the
+ * program left it (inetd- and CGI-style children inherit such descriptors). */
+static void child_sees_flags(int fd, const char *during, void (*wait_call)(int fd))
+{
+    int p[2], fl = -1;
+    pid_t pid;
+
+    SETUP(pipe(p));
+    pid = SETUP(fork());
+    if (pid == 0) {
+        usleep(50000);
+        fl = fcntl(fd, F_GETFL);
+        _exit(write(p[1], &fl, sizeof fl) == sizeof fl ? 0 : 1);
+    }
+    wait_call(fd);
+    if (read(p[0], &fl, sizeof fl) != sizeof fl)
+        setup_failed("the child's report");
+    waitpid(pid, NULL, 0);
+    say("a child saw O_NONBLOCK during %s: %s", during, fl & O_NONBLOCK ? "yes" : "no");
+    close(p[0]);
+    close(p[1]);
+}
+
+static void wait_read(int fd)
+{
+    set_timeo(fd, SO_RCVTIMEO, 150);
+    CALL(read(fd, buf, 1));
+}
+
+static void wait_accept(int fd)
+{
+    set_timeo(fd, SO_RCVTIMEO, 150);
+    CALL(accept(fd, NULL, NULL));
+}
+
+static void wait_connect(int fd)
+{
+    set_timeo(fd, SO_SNDTIMEO, 150);
+    CALL(connect(fd, (struct sockaddr *)&target, sizeof target));
+}
+
+SCENARIO(nonblock_unseen_by_child)
+{
+    struct sockaddr_in a;
+    int s[2];
+
+    pair(s);
+    child_sees_flags(s[0], "read", wait_read);
+    child_sees_flags(tcp_listener(4, &a), "accept", wait_accept);
+    full_listener(&target);
+    child_sees_flags(SETUP(socket(AF_INET, SOCK_STREAM, 0)), "connect", wait_connect);
 }

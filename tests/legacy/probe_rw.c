@@ -355,6 +355,34 @@ static void sending_big_blocking(const struct op *op)
     slow_done(r);
 }
 
+/* The reader takes a part of a large blocking send, then closes: the send returns what
+ * went through, and no SIGPIPE comes with a partial count. */
+static void *take_some_and_close(void *p)
+{
+    int fd = (int)(intptr_t)p;
+    long got = 0, r;
+
+    while (got < (1 << 20) && (r = read(fd, buf, sizeof buf)) > 0)
+        got += r;
+    close(fd);
+    return NULL;
+}
+
+static void sending_big_peer_closes(const struct op *op)
+{
+    int s[2];
+    pthread_t t;
+
+    out = pattern(BIG);
+    out_len = BIG;
+    pair(s);
+    catch_signal(SIGPIPE, 0);
+    SETUP(-pthread_create(&t, NULL, take_some_and_close, (void *)(intptr_t)s[0]));
+    PART_(op->call(s[1]), BIG, op->text);
+    pthread_join(t, NULL);
+    run(op, s[1]);
+}
+
 #define RECEIVE(call, kase)                                                                 \
     SCENARIO(call##_##kase)                                                                 \
     {                                                                                       \
@@ -414,6 +442,10 @@ SEND(writev, big_blocking)
 SEND(send, big_blocking)
 SEND(sendto, big_blocking)
 SEND(sendmsg, big_blocking)
+SEND(write, big_peer_closes)
+SEND(writev, big_peer_closes)
+SEND(send, big_peer_closes)
+SEND(sendmsg, big_peer_closes)
 
 /* ------------------------------------------------------------------ read */
 
@@ -667,6 +699,19 @@ SCENARIO(write_sndtimeo_partial)
     t0 = now_ms();
     PART(write(s[1], p, BIG), BIG);
     waited(t0, 100);
+    free(p);
+}
+
+/* SA_RESTART does not restart a send that already moved bytes: the partial count. */
+SCENARIO(write_sa_restart_partial)
+{
+    int s[2];
+    char *p = pattern(BIG);
+
+    pair(s);
+    catch_signal(SIGALRM, SA_RESTART);
+    alarm_ms(100, 0);
+    PART(write(s[1], p, BIG), BIG);
     free(p);
 }
 

@@ -84,6 +84,7 @@
     /* write */                                                                             \
     SEND_CASES(X, write)                                                                    \
     X(rw, write, write_big_blocking, "= full")                                              \
+    X(rw, write, write_big_peer_closes, "= partial")                                        \
     X(rw, write, write_efault, "EFAULT")                                                    \
     X(rw, write, write_zero_len, "EPIPE")                                                   \
     X(rw, write, write_epipe_ignored, "EPIPE")                                              \
@@ -93,6 +94,7 @@
     X(rw, write, write_big_blocking_tcp, "= full")                                          \
     X(rw, write, write_big_blocking_pipe, "= full")                                         \
     X(rw, write, write_sndtimeo_partial, "partial")                                         \
+    X(rw, write, write_sa_restart_partial, "partial +ALRM")                                 \
     X(rw, write, write_eintr_partial, "partial +ALRM")                                      \
     /* readv */                                                                             \
     RECEIVE_CASES(X, readv)                                                                 \
@@ -103,6 +105,7 @@
     /* writev */                                                                            \
     SEND_CASES(X, writev)                                                                   \
     X(rw, writev, writev_big_blocking, "= full")                                            \
+    X(rw, writev, writev_big_peer_closes, "= partial")                                      \
     X(rw, writev, writev_data, "got: \"one two\"")                                          \
     X(rw, writev, writev_iovcnt, "EINVAL")                                                  \
     X(rw, writev, writev_efault, "EFAULT")                                                  \
@@ -141,6 +144,7 @@
     /* send */                                                                              \
     SEND_CASES(X, send)                                                                     \
     X(rw, send, send_big_blocking, "= full")                                                \
+    X(rw, send, send_big_peer_closes, "= partial")                                          \
     X(rw, send, send_notsock, "ENOTSOCK")                                                   \
     X(rw, send, send_data, "got: \"hello\"")                                                \
     X(rw, send, send_epipe_nosignal, "EPIPE")                                               \
@@ -157,6 +161,7 @@
     /* sendmsg */                                                                           \
     SEND_CASES(X, sendmsg)                                                                  \
     X(rw, sendmsg, sendmsg_big_blocking, "= full")                                          \
+    X(rw, sendmsg, sendmsg_big_peer_closes, "= partial")                                    \
     X(rw, sendmsg, sendmsg_data, "got: \"abcdef\"")                                         \
     X(rw, sendmsg, sendmsg_udp_name, "got: \"named\"")                                      \
     X(rw, sendmsg, sendmsg_efault, "EFAULT")                                                \
@@ -191,6 +196,7 @@
     X(fd, accept, accept_not_listening, "EINVAL")                                           \
     X(fd, accept, accept_ready, "got: \"hi\"")                                              \
     X(fd, accept, accept_waits, "accepted blocking: yes")                                   \
+    X(fd, accept, accept4_nonblock_flag_waits, "accepted nonblocking: yes")                 \
     X(fd, accept, accept_nonblock, "EAGAIN")                                                \
     X(fd, accept, accept_rcvtimeo, "EAGAIN")                                                \
     X(fd, accept, accept_eintr, "EINTR")                                                    \
@@ -231,6 +237,7 @@
     X(fd, fcntl, fcntl_flags_after_blocking_calls, "accepted 0 client 0 pipe 0")            \
     X(fd, fcntl, fcntl_nonblock_write, "EAGAIN")                                            \
     X(fd, fcntl, fcntl_nonblock_by_syscall, "EAGAIN")                                       \
+    X(fd, fcntl, nonblock_unseen_by_child, "during connect: no")                            \
     /* ioctl */                                                                             \
     X(fd, ioctl, ioctl_fionbio, "EAGAIN")                                                   \
     X(fd, ioctl, ioctl_errors, "EBADF")                                                     \
