@@ -83,25 +83,13 @@ SCENARIO(mutex_normal)
     RC(pthread_mutex_destroy(&m));
 }
 
-SCENARIO(mutex_errorcheck)
+/* The kinds that know their owner answer the same sequence, each in its own way. */
+static void owned_mutex(int type)
 {
     pthread_mutex_t m;
 
-    mutex_of(&m, PTHREAD_MUTEX_ERRORCHECK);
+    mutex_of(&m, type);
     RC(pthread_mutex_unlock(&m));
-    RC(pthread_mutex_lock(&m));
-    RC(pthread_mutex_lock(&m));
-    RC(pthread_mutex_trylock(&m));
-    from_other_thread(&m, 1);
-    RC(pthread_mutex_unlock(&m));
-    RC(pthread_mutex_unlock(&m));
-}
-
-SCENARIO(mutex_recursive)
-{
-    pthread_mutex_t m;
-
-    mutex_of(&m, PTHREAD_MUTEX_RECURSIVE);
     RC(pthread_mutex_lock(&m));
     RC(pthread_mutex_lock(&m));
     RC(pthread_mutex_trylock(&m));
@@ -111,6 +99,16 @@ SCENARIO(mutex_recursive)
     RC(pthread_mutex_unlock(&m));
     RC(pthread_mutex_unlock(&m));
     RC(pthread_mutex_destroy(&m));
+}
+
+SCENARIO(mutex_errorcheck)
+{
+    owned_mutex(PTHREAD_MUTEX_ERRORCHECK);
+}
+
+SCENARIO(mutex_recursive)
+{
+    owned_mutex(PTHREAD_MUTEX_RECURSIVE);
 }
 
 SCENARIO(mutex_static_initializers)
