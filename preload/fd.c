@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -172,4 +173,50 @@ int green__copy_in(void *dst, const void *src, size_t n)
     r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
     errno = saved;
     return r == (ssize_t)n ? 0 : -EFAULT;
+}
+
+/* Hidden descriptors that carry open files closed under blocked calls: how many calls still
+ * use each. */
+#define HIDDEN_MAX 64
+static struct {
+    int fd;
+    size_t users;
+} hidden[HIDDEN_MAX];
+
+int green__fd_park_waiters(int fd)
+{
+    struct rlimit rl;
+    int h, floor;
+    size_t moved;
+
+    if (!green__hub_fd_followed(fd) || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 0;
+    floor = (int)(rl.rlim_cur > (1u << 20) ? (1u << 20) : rl.rlim_cur) - 16 - HIDDEN_MAX;
+    h = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, floor > fd ? floor : fd + 1);
+    if (h < 0)
+        return 0;
+    moved = green__hub_fd_move(fd, h);
+    for (int i = 0; moved && i < HIDDEN_MAX; i++) {
+        if (hidden[i].users == 0) {
+            hidden[i].fd = h;
+            hidden[i].users = moved;
+            return h;
+        }
+    }
+    /* Nobody to carry, or no room to remember it: the waiters that moved keep using h,
+     * which then stays open (bounded: HIDDEN_MAX at once). */
+    if (!moved)
+        syscall(SYS_close, h);
+    return moved ? h : 0;
+}
+
+void green__fd_unpark(int h)
+{
+    for (int i = 0; i < HIDDEN_MAX; i++) {
+        if (hidden[i].users && hidden[i].fd == h) {
+            if (--hidden[i].users == 0)
+                syscall(SYS_close, h);
+            return;
+        }
+    }
 }

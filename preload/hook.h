@@ -81,6 +81,13 @@ void green__fd_forget(int fd);
 void green__fd_no_nowait(int fd);
 void green__fd_negative_timeout(int fd, int optname, int on);
 
+/* close() and dup2() over a number with blocked I/O on it: the open file moves to a hidden
+ * high number so those calls go on (the kernel keeps a file alive while a call uses it),
+ * and the number is freed.  Returns 0 (nothing to move) or the hidden number. */
+int green__fd_park_waiters(int fd);
+/* A hook whose wait followed its file to hidden: done with it (the last one closes it). */
+void green__fd_unpark(int hidden);
+
 /* Copy n bytes the program passed, as the kernel would: -EFAULT for an unreadable
  * address instead of a fault inside the shim (process_vm_readv on ourselves). */
 int green__copy_in(void *dst, const void *src, size_t n);

@@ -70,6 +70,7 @@ ssize_t green__io(struct green__op *op)
     struct iovec copy[op->iov && op->iovcnt > 0 && op->iovcnt <= IOV_MAX ? op->iovcnt : 1];
     int all = op->events == GREEN_WRITE || (op->flags & MSG_WAITALL);
     int caller_errno = errno; /* a call that succeeds leaves errno as it found it */
+    int fd = op->fd;           /* op->fd follows the open file if the number is closed */
     ssize_t r = op->call(op, 1);
     size_t done = 0, want;
     struct green__fd f;
@@ -124,9 +125,12 @@ ssize_t green__io(struct green__op *op)
             break;
         }
         if (!file) {
-            /* A socket timeout makes the call one that signals always interrupt. */
-            green__intr_begin(timeo > 0 ? GREEN_INTR_ALWAYS : GREEN_INTR_RESTARTABLE);
-            int w = green__hub_wait_fd(op->fd, op->events, deadline);
+            /* A socket timeout makes the call one that signals always interrupt; so does
+             * a transfer already under way (the kernel returns the count so far even
+             * with SA_RESTART). */
+            green__intr_begin(timeo > 0 || done > 0 ? GREEN_INTR_ALWAYS
+                                                    : GREEN_INTR_RESTARTABLE);
+            int w = green__hub_wait_io(&op->fd, op->events, deadline);
             green__intr_end();
             if (w < 0) {
                 if (w == -ECANCELED)
@@ -153,6 +157,8 @@ ssize_t green__io(struct green__op *op)
             r = op->call(op, 0);
         }
     }
+    if (op->fd != fd)
+        green__fd_unpark(op->fd);
     if (done > 0 || r >= 0) {
         errno = caller_errno;
         return (ssize_t)done;

@@ -16,6 +16,7 @@
  * call.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,35 @@ GREEN_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec
 
 /* ------------------------------------------------------------------ select */
 
+/* A descriptor of the sets closed during the wait: the kernel's select, rescanning, reports
+ * it in the read and write sets it was asked for, and the call succeeds; the zero-timeout
+ * select the shim would make now says EBADF instead.  Returns how many bits are set, 0 if
+ * nothing was closed (the sets are then untouched). */
+static int closed_meanwhile(const struct pollfd *pfds, nfds_t n, fd_set *r, fd_set *w)
+{
+    int closed = 0, bits = 0, saved = errno;
+
+    for (nfds_t i = 0; i < n; i++)
+        closed |= fcntl(pfds[i].fd, F_GETFD) < 0;
+    errno = saved;
+    if (!closed)
+        return 0;
+    if (r)
+        FD_ZERO(r);
+    if (w)
+        FD_ZERO(w);
+    for (nfds_t i = 0; i < n; i++) {
+        if (fcntl(pfds[i].fd, F_GETFD) >= 0)
+            continue;
+        if (r && (pfds[i].events & POLLIN))
+            FD_SET(pfds[i].fd, r), bits++;
+        if (w && (pfds[i].events & POLLOUT))
+            FD_SET(pfds[i].fd, w), bits++;
+    }
+    errno = saved;
+    return bits;
+}
+
 /* select as poll: the sets are read once into pollfds for the wait, and the kernel's
  * select with a zero timeout fills them in on the way out. */
 static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t deadline,
@@ -187,6 +217,8 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
             res = REAL(pselect)(nfds, r, w, e, &zero, mask);
             break;
         }
+        if (res == 0 && (res = closed_meanwhile(pfds, n, r, w)) != 0)
+            break;
     }
     if (pfds != small)
         free(pfds);

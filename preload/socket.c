@@ -179,6 +179,26 @@ static int wait_ready(int fd, int events, int64_t deadline, int timeout_errno)
     return -1;
 }
 
+/* The program made the open file non-blocking: the plain call's EAGAIN stands. */
+static int user_nonblock(int fd)
+{
+    struct green__fd f;
+
+    return green__fd_get(fd, &f) == 0 && f.nonblock;
+}
+
+/* After a wait for room, a sender blocked in the kernel would report a pending socket error
+ * (a reset) first: 0, or that error, consumed as the kernel consumes it. */
+static int pending_error(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return 0;
+    return err;
+}
+
 /* The deadline the socket's SO_RCVTIMEO or SO_SNDTIMEO sets for one wait from now (a
  * negative timeout: now, the kernel does not wait at all). */
 static int64_t timeout_deadline(int fd, int events)
@@ -217,7 +237,7 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
             done += (unsigned)r;
             if (done == vlen || (flags & MSG_WAITFORONE) || (timeout && green_now() >= deadline))
                 return ok(caller_errno, (int)done);
-        } else if (r < 0 && errno != EAGAIN) {
+        } else if (r < 0 && (errno != EAGAIN || user_nonblock(fd))) {
             return done ? ok(caller_errno, (int)done) : r;
         }
         if (wait_ready(fd, GREEN_READ, timeout_deadline(fd, GREEN_READ), EAGAIN) < 0)
@@ -239,7 +259,7 @@ GREEN_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
             done += (unsigned)r;
             if (done == vlen)
                 return ok(caller_errno, (int)done);
-        } else if (r < 0 && errno != EAGAIN) {
+        } else if (r < 0 && (errno != EAGAIN || user_nonblock(fd))) {
             return done ? ok(caller_errno, (int)done) : r;
         } else if (r == 0) {
             return ok(caller_errno, (int)done);
@@ -248,6 +268,12 @@ GREEN_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
             deadline = timeout_deadline(fd, GREEN_WRITE);
         if (wait_ready(fd, GREEN_WRITE, deadline, EAGAIN) < 0)
             return done ? ok(caller_errno, (int)done) : -1;
+        if ((r = pending_error(fd))) {
+            if (done)
+                return ok(caller_errno, (int)done);
+            errno = r;
+            return -1;
+        }
     }
 }
 
@@ -400,7 +426,7 @@ GREEN_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t
         r = REAL(splice)(in, inoff, out, outoff, len, flags | SPLICE_F_NONBLOCK);
         if (r >= 0)
             return ok(caller_errno, 0) + r;
-        if (errno != EAGAIN)
+        if (errno != EAGAIN || user_nonblock(in) || user_nonblock(out))
             return r;
         if (wait_ready(in, GREEN_READ, GREEN_NO_DEADLINE, EAGAIN) < 0 ||
             wait_ready(out, GREEN_WRITE, GREEN_NO_DEADLINE, EAGAIN) < 0)
@@ -410,10 +436,22 @@ GREEN_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t
 
 /* ------------------------------------------------------ descriptor lifetime */
 
+/* The number is about to name nothing (close) or something else (dup2 over it): blocked
+ * I/O on it goes on with the open file under a hidden number; poll-family waiters wake and
+ * find the number closed (POLLNVAL), as the kernel's rescan would. */
+static void number_closing(int fd)
+{
+    int saved = errno;
+
+    green__fd_park_waiters(fd);
+    green__hub_fd_closing(fd);
+    errno = saved;
+}
+
 GREEN_EXPORT int close(int fd)
 {
     if (!green__bypass(GREEN_F_SOCKET))
-        green__hub_fd_closing(fd);
+        number_closing(fd);
     green__fd_forget(fd);
     return REAL(close)(fd);
 }
@@ -454,17 +492,17 @@ GREEN_EXPORT int dup(int fd)
 /* dup2 and dup3 close newfd first when it is open: its waiters learn it as from close. */
 GREEN_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-    if (oldfd != newfd && !green__bypass(GREEN_F_SOCKET) &&
+    if (oldfd != newfd && !green__bypass(GREEN_F_SOCKET) && green__hub_fd_followed(newfd) &&
         syscall(SYS_fcntl, oldfd, F_GETFD) >= 0)
-        green__hub_fd_closing(newfd);
+        number_closing(newfd);
     return made(REAL(dup3)(oldfd, newfd, flags), NULL, 1);
 }
 
 GREEN_EXPORT int dup2(int oldfd, int newfd)
 {
-    if (oldfd != newfd && !green__bypass(GREEN_F_SOCKET) &&
+    if (oldfd != newfd && !green__bypass(GREEN_F_SOCKET) && green__hub_fd_followed(newfd) &&
         syscall(SYS_fcntl, oldfd, F_GETFD) >= 0)
-        green__hub_fd_closing(newfd);
+        number_closing(newfd);
     return made(REAL(dup2)(oldfd, newfd), NULL, 1);
 }
 

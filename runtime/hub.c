@@ -80,6 +80,8 @@ struct fd_wait {
     ev_io io;
     struct green_thread *thread;
     struct fd_wait *next, *prev;
+    int fd;
+    int *follow; /* an I/O wait follows its open file to a new number (green__hub_fd_move) */
 };
 
 int green__hubs_alive;
@@ -156,6 +158,7 @@ static int fd_link(struct green__hub *h, struct fd_wait *fw, int fd)
         h->fds = p;
         h->nfds = n;
     }
+    fw->fd = fd;
     fw->prev = NULL;
     fw->next = h->fds[fd];
     if (fw->next)
@@ -164,18 +167,21 @@ static int fd_link(struct green__hub *h, struct fd_wait *fw, int fd)
     return 0;
 }
 
-static void fd_unlink(struct green__hub *h, struct fd_wait *fw, int fd)
+static void fd_unlink(struct green__hub *h, struct fd_wait *fw)
 {
+    if (fw->fd < 0)
+        return;
     if (fw->prev)
         fw->prev->next = fw->next;
     else
-        h->fds[fd] = fw->next;
+        h->fds[fw->fd] = fw->next;
     if (fw->next)
         fw->next->prev = fw->prev;
 }
 
-/* Wait for fd; the green thread's wait record says kind (an fd, or a child's pidfd). */
-static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait desc)
+/* Wait for fd; the green thread's wait record says kind (an fd, or a child's pidfd).
+ * follow, if set, is the caller's copy of fd, updated if the wait moves to a new number. */
+static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait desc, int *follow)
 {
     struct green__hub *h = green__local()->hub;
     struct green_thread *t = green__current();
@@ -194,6 +200,7 @@ static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait d
     if (fd_link(h, &fw, fd) < 0)
         return -ENOMEM;
     fw.thread = t;
+    fw.follow = follow;
     ev_io_init(&fw.io, io_cb, fd,
                (events & GREEN_READ ? EV_READ : 0) | (events & GREEN_WRITE ? EV_WRITE : 0));
     ev_io_start(h->loop, &fw.io);
@@ -206,7 +213,7 @@ static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait d
     ev_io_stop(h->loop, &fw.io);
     if (deadline != GREEN_NO_DEADLINE)
         ev_timer_stop(h->loop, &tw.timer);
-    fd_unlink(h, &fw, fd);
+    fd_unlink(h, &fw);
     return r;
 }
 
@@ -214,7 +221,58 @@ int green__hub_wait_fd(int fd, int events, int64_t deadline)
 {
     return wait_fd_as(fd, events, deadline,
                       (struct green__wait){.kind = GREEN_WAIT_FD, .killable = 1, .fd = fd,
-                                           .events = events, .deadline = deadline});
+                                           .events = events, .deadline = deadline},
+                      NULL);
+}
+
+int green__hub_wait_io(int *fdp, int events, int64_t deadline)
+{
+    return wait_fd_as(*fdp, events, deadline,
+                      (struct green__wait){.kind = GREEN_WAIT_FD, .killable = 1, .fd = *fdp,
+                                           .events = events, .deadline = deadline},
+                      fdp);
+}
+
+int green__hub_fd_followed(int fd)
+{
+    struct green__local *l = green__local_peek();
+    struct green__hub *h = l ? l->hub : NULL;
+
+    if (!h || fd < 0 || (size_t)fd >= h->nfds)
+        return 0;
+    for (struct fd_wait *fw = h->fds[fd]; fw; fw = fw->next)
+        if (fw->follow)
+            return 1;
+    return 0;
+}
+
+size_t green__hub_fd_move(int fd, int newfd)
+{
+    struct green__local *l = green__local_peek();
+    struct green__hub *h = l ? l->hub : NULL;
+    struct fd_wait *fw, *next;
+    size_t moved = 0;
+
+    if (!h || fd < 0 || (size_t)fd >= h->nfds)
+        return 0;
+    for (fw = h->fds[fd]; fw; fw = next) {
+        next = fw->next;
+        if (!fw->follow)
+            continue;
+        ev_io_stop(h->loop, &fw->io);
+        fd_unlink(h, fw);
+        if (fd_link(h, fw, newfd) < 0) {
+            green__sched_ready(fw->thread, -EBADF); /* no memory: as a plain close */
+            fw->fd = -1;
+            continue;
+        }
+        ev_io_set(&fw->io, newfd, fw->io.events & (EV_READ | EV_WRITE));
+        ev_io_start(h->loop, &fw->io);
+        *fw->follow = newfd;
+        fw->thread->wait.fd = newfd;
+        moved++;
+    }
+    return moved;
 }
 
 void green__hub_fd_closing(int fd)
@@ -250,6 +308,7 @@ int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadlin
                       ? EV_READ : 0) |
                  (pfds[i].events & (POLLOUT | POLLWRNORM | POLLWRBAND) ? EV_WRITE : 0);
         fw[i].thread = NULL;
+        fw[i].follow = NULL;
         if (pfds[i].fd < 0 || !ev || fd_link(h, &fw[i], pfds[i].fd) < 0)
             continue;
         fw[i].thread = t;
@@ -272,7 +331,7 @@ int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadlin
         if (!fw[i].thread)
             continue;
         ev_io_stop(h->loop, &fw[i].io);
-        fd_unlink(h, &fw[i], pfds[i].fd);
+        fd_unlink(h, &fw[i]);
     }
     if (fw != small)
         free(fw);
@@ -300,7 +359,8 @@ int green__hub_wait_child(pid_t pid, int64_t deadline)
     /* A pidfd becomes readable when the process exits.  The wait record names the pid. */
     r = wait_fd_as(fd, GREEN_READ, deadline,
                    (struct green__wait){.kind = GREEN_WAIT_CHILD, .killable = 1, .fd = pid,
-                                        .deadline = deadline});
+                                        .deadline = deadline},
+                   NULL);
     syscall(SYS_close, fd);
     return r > 0 ? 0 : r;
 }

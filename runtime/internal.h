@@ -344,6 +344,15 @@ void green__hub_term(struct green__local *l);
 /* The hub green thread's body. */
 void green__hub_main(void *arg);
 int green__hub_wait_fd(int fd, int events, int64_t deadline);
+/* An I/O wait that follows its open file: if the number is closed meanwhile and the file
+ * moved to another number (green__hub_fd_move), *fdp becomes that number and the wait
+ * goes on, as a system call blocked on a file goes on after close(2). */
+int green__hub_wait_io(int *fdp, int events, int64_t deadline);
+/* Move fd's following waiters to newfd (a dup of it); returns how many moved.  Waiters
+ * that do not follow (poll family) stay, for green__hub_fd_closing. */
+size_t green__hub_fd_move(int fd, int newfd);
+/* Is a following (I/O) wait on fd? */
+int green__hub_fd_followed(int fd);
 /* Wait for any of poll(2)'s descriptors; > 0 when one may be ready (ask the kernel which). */
 struct pollfd;
 int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadline,
