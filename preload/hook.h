@@ -88,6 +88,12 @@ int green__fd_park_waiters(int fd);
 /* A hook whose wait followed its file to hidden: done with it (the last one closes it). */
 void green__fd_unpark(int hidden);
 
+/* Robust mutexes (sync.c) held by the calling green pthread (thread.c keeps the list). */
+void green__robust_held(green_mutex_t *m, int held);
+/* The calling green pthread ends: its robust mutexes are released with "owner died". */
+void green__robust_owner_died(green_mutex_t *m);
+void green__robust_release_all(void);
+
 /* Copy n bytes the program passed, as the kernel would: -EFAULT for an unreadable
  * address instead of a fault inside the shim (process_vm_readv on ourselves). */
 int green__copy_in(void *dst, const void *src, size_t n);

@@ -127,6 +127,7 @@ struct mmsghdr;
     X(int, pthread_mutex_timedlock, (pthread_mutex_t *, const struct timespec *))           \
     X(int, pthread_mutex_clocklock, (pthread_mutex_t *, clockid_t, const struct timespec *)) \
     X(int, pthread_mutex_unlock, (pthread_mutex_t *))                                       \
+    X(int, pthread_mutex_consistent, (pthread_mutex_t *))                                   \
     X(int, pthread_cond_init, (pthread_cond_t *, const pthread_condattr_t *))               \
     X(int, pthread_cond_destroy, (pthread_cond_t *))                                        \
     X(int, pthread_cond_wait, (pthread_cond_t *, pthread_mutex_t *))                        \

@@ -108,20 +108,76 @@ static green_mutex_t *gm(pthread_mutex_t *pm)
 
 #define MUTEX_BYPASS(m) (green__bypass(GREEN_F_THREAD) || !gm(m))
 
+/* Robust mutexes: the state glibc keeps for them, in the runtime mutex's spare word. */
+#define ROBUST 1
+#define ROBUST_DEAD 2     /* the owner ended holding it; the next locker learns it */
+#define ROBUST_INCONSISTENT 4 /* locked after an owner died, not yet made consistent */
+#define ROBUST_LOST 8     /* unlocked while inconsistent: not recoverable */
+
+/* After a lock attempt r on a robust mutex: track it, and report a dead owner. */
+static int robust_locked(green_mutex_t *m, int r)
+{
+    if (!(m->reserved & ROBUST) || r != 0)
+        return r;
+    if (m->reserved & ROBUST_LOST) { /* handed over by the unlock that lost it */
+        green_mutex_unlock(m);
+        return ENOTRECOVERABLE;
+    }
+    green__robust_held(m, 1);
+    if (m->reserved & ROBUST_DEAD) {
+        m->reserved = (m->reserved & ~ROBUST_DEAD) | ROBUST_INCONSISTENT;
+        return EOWNERDEAD;
+    }
+    return 0;
+}
+
+void green__robust_owner_died(green_mutex_t *m)
+{
+    m->reserved |= ROBUST_DEAD;
+    m->reserved &= ~ROBUST_INCONSISTENT;
+    m->count = 1;
+    green_mutex_unlock(m);
+}
+
+/* A robust mutex that can never be locked again. */
+#define ROBUST_LOST_CHECK(m)                                                                \
+    do {                                                                                    \
+        if (((green_mutex_t *)(m))->reserved & ROBUST_LOST)                                 \
+            return ENOTRECOVERABLE;                                                         \
+    } while (0)
+
+GREEN_EXPORT int pthread_mutex_consistent(pthread_mutex_t *pm)
+{
+    green_mutex_t *m = (green_mutex_t *)pm;
+
+    if (MUTEX_BYPASS(pm))
+        return REAL(pthread_mutex_consistent)(pm);
+    if (!(m->reserved & ROBUST_INCONSISTENT) || m->owner != green__current())
+        return EINVAL;
+    m->reserved &= ~ROBUST_INCONSISTENT;
+    return 0;
+}
+
 GREEN_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
     int type = PTHREAD_MUTEX_NORMAL, pshared = PTHREAD_PROCESS_PRIVATE;
+
+    int robust = PTHREAD_MUTEX_STALLED, r;
 
     if (!green__family_on(GREEN_F_THREAD))
         return REAL(pthread_mutex_init)(m, attr);
     if (attr) {
         pthread_mutexattr_getpshared(attr, &pshared);
         pthread_mutexattr_gettype(attr, &type);
+        pthread_mutexattr_getrobust(attr, &robust);
     }
     if (pshared == PTHREAD_PROCESS_SHARED)
         return REAL(pthread_mutex_init)(m, attr);
     memset(m, 0, sizeof *m);
-    return green_mutex_init((green_mutex_t *)m, type == PTHREAD_MUTEX_ADAPTIVE_NP ? 0 : type);
+    r = green_mutex_init((green_mutex_t *)m, type == PTHREAD_MUTEX_ADAPTIVE_NP ? 0 : type);
+    if (r == 0 && robust == PTHREAD_MUTEX_ROBUST)
+        ((green_mutex_t *)m)->reserved = ROBUST;
+    return r;
 }
 
 GREEN_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
@@ -135,14 +191,16 @@ GREEN_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
     if (MUTEX_BYPASS(m))
         return REAL(pthread_mutex_lock)(m);
-    return NOKILL(green_mutex_lock((green_mutex_t *)m));
+    ROBUST_LOST_CHECK(m);
+    return robust_locked((green_mutex_t *)m, NOKILL(green_mutex_lock((green_mutex_t *)m)));
 }
 
 GREEN_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
     if (MUTEX_BYPASS(m))
         return REAL(pthread_mutex_trylock)(m);
-    return green_mutex_trylock((green_mutex_t *)m);
+    ROBUST_LOST_CHECK(m);
+    return robust_locked((green_mutex_t *)m, green_mutex_trylock((green_mutex_t *)m));
 }
 
 GREEN_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
@@ -155,15 +213,16 @@ GREEN_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
         return REAL(pthread_mutex_clocklock)(m, clock, abstime);
     if (!valid_clock(clock))
         return EINVAL;
+    ROBUST_LOST_CHECK(m);
     if (!valid_ts(abstime)) {
         /* As glibc: an invalid time only matters when the call has to wait. */
         r = green_mutex_trylock(gmx);
         if (r != EBUSY)
-            return r;
+            return robust_locked(gmx, r);
         return gmx->type == GREEN_MUTEX_ERRORCHECK && gmx->owner == green__current() ? EDEADLK
                                                                                      : EINVAL;
     }
-    return NOKILL(green_mutex_timedlock(gmx, green_deadline(clock, abstime)));
+    return robust_locked(gmx, NOKILL(green_mutex_timedlock(gmx, green_deadline(clock, abstime))));
 }
 
 GREEN_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
@@ -175,9 +234,19 @@ GREEN_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timesp
 
 GREEN_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
+    green_mutex_t *gmx = (green_mutex_t *)m;
+    int r;
+
     if (MUTEX_BYPASS(m))
         return REAL(pthread_mutex_unlock)(m);
-    return green_mutex_unlock((green_mutex_t *)m);
+    if (!(gmx->reserved & ROBUST))
+        return green_mutex_unlock(gmx);
+    if (gmx->owner == green__current() && gmx->count == 1 &&
+        (gmx->reserved & ROBUST_INCONSISTENT)) /* released without pthread_mutex_consistent */
+        gmx->reserved = (gmx->reserved & ~ROBUST_INCONSISTENT) | ROBUST_LOST;
+    if ((r = green_mutex_unlock(gmx)) == 0 && gmx->owner != green__current())
+        green__robust_held(gmx, 0);
+    return r;
 }
 
 /* ------------------------------------------------------------------- cond */

@@ -53,6 +53,8 @@ struct pdata {
     int cancel_disabled, cancel_pending;
     struct value *values;
     unsigned nvalues;
+    green_mutex_t **robust; /* robust mutexes held, released as "owner died" at the end */
+    unsigned nrobust, robustcap;
 };
 
 static struct {
@@ -194,6 +196,43 @@ static void run_destructors(struct pdata *d)
     d->nvalues = 0;
 }
 
+/* ---------------------------------------------------------- robust mutexes */
+
+void green__robust_held(green_mutex_t *m, int held)
+{
+    struct pdata *d = self_data();
+
+    if (held) {
+        if (d->nrobust == d->robustcap) {
+            unsigned n = d->robustcap ? d->robustcap * 2 : 4;
+            green_mutex_t **p = realloc(d->robust, n * sizeof *p);
+            if (!p)
+                return;
+            d->robust = p;
+            d->robustcap = n;
+        }
+        d->robust[d->nrobust++] = m;
+        return;
+    }
+    for (unsigned i = d->nrobust; i-- > 0;) {
+        if (d->robust[i] == m) {
+            d->robust[i] = d->robust[--d->nrobust];
+            return;
+        }
+    }
+}
+
+void green__robust_release_all(void)
+{
+    struct pdata *d = self_data();
+
+    while (d->nrobust > 0)
+        green__robust_owner_died(d->robust[--d->nrobust]);
+    free(d->robust);
+    d->robust = NULL;
+    d->robustcap = 0;
+}
+
 /* ------------------------------------------------------------- life cycle */
 
 /* The end of a green pthread, however it ends: destructors, then the runtime's exit. */
@@ -203,6 +242,7 @@ static void finish(struct pdata *d, void *value)
     struct green_thread *t = green__current();
 
     run_destructors(d);
+    green__robust_release_all();
     if (!t->is_main) {
         t->user = NULL;
         free(d);
