@@ -11,6 +11,7 @@ $(B)/legacy:
 	mkdir -p $@
 $(B)/legacy/%: tests/legacy/%.c | $(B)/legacy
 	$(CC) -O2 -g -Wall -pthread -o $@ $<
+$(B)/legacy/probe_%: tests/legacy/probe.h
 
 $(B)/test_preload: $(PRELOAD_TEST_SRC) $(wildcard tests/preload/*.h) | $(B)/legacy
 	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -Itests/preload -o $@ $(PRELOAD_TEST_SRC) -lcriterion -lpthread

@@ -21,6 +21,9 @@
  *    on, and the blocked call of the main green thread (or, if main is not waiting, of
  *    every waiting thread) fails with EDEADLK.
  *  - Every green thread keeps its own errno across switches.
+ *  - A green thread belongs to the OS thread that spawned it: join, timedjoin, joinall,
+ *    value, detach, kill, setname and getname on another OS thread's green thread give
+ *    EPERM.  Sync objects and the pool work across OS threads.
  */
 #ifndef GREEN_H
 #define GREEN_H
@@ -97,8 +100,8 @@ void green_exit(void *value) __attribute__((noreturn));
 
 /* Ask t to end: it ends at its current wait (which does not return) or at its next one;
  * one that never ran does not run.  Joining it then gives GREEN_KILLED.  t may be the
- * caller.  Waits for a pool job (green_pool_run) finish the job first.  Returns 0, or
- * ESRCH for an invalid or ended handle. */
+ * caller.  Waits for a pool job (green_pool_run) finish the job first.  Returns 0 (also
+ * for a thread that has already ended: nothing happens), or ESRCH for an invalid handle. */
 int green_kill(green_t t);
 
 /* The calling green thread (main included). */
@@ -132,9 +135,10 @@ int green_wait_fd(int fd, int events, int64_t deadline);
  * Call before close(2) when another green thread may be waiting on the descriptor. */
 void green_close_fd(int fd);
 
-/* Wait for child pid to change state (to be reaped by waitpid), cooperatively.
- * Returns 0 when waitpid(pid, ..., WNOHANG) will find it, ETIMEDOUT at the deadline,
- * ECHILD if pid is not a child of the process, EDEADLK on deadlock. */
+/* Wait for child pid to exit (to be reaped by waitpid), cooperatively.  Returns 0 when
+ * waitpid(pid, ..., WNOHANG) will find it, ETIMEDOUT at the deadline, ECHILD if pid is
+ * not a child of the process, EINVAL for pid <= 0, EDEADLK on deadlock.  (A pidfd reports
+ * exits only, not stops.) */
 int green_wait_child(pid_t pid, int64_t deadline);
 
 /* ------------------------------------------------------------- blocking pool */
