@@ -165,6 +165,10 @@ struct mmsghdr;
     X(int, sem_getvalue, (sem_t *, int *))                                                  \
     /* signal.c */                                                                          \
     X(int, sigaction, (int, const struct sigaction *, struct sigaction *))                  \
+    X(int, pause, (void))                                                                   \
+    X(int, sigsuspend, (const sigset_t *))                                                  \
+    X(int, sigtimedwait, (const sigset_t *, siginfo_t *, const struct timespec *))          \
+    X(int, signalfd, (int, const sigset_t *, int))                                          \
     /* process.c */                                                                         \
     X(pid_t, fork, (void))                                                                  \
     X(pid_t, waitpid, (pid_t, int *, int))                                                  \

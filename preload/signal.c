@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <signal.h>
 #include <string.h>
+#include <sys/signalfd.h>
 
 #include "hook.h"
 
@@ -93,4 +94,121 @@ GREEN_EXPORT sighandler_t signal(int sig, sighandler_t handler)
     if (sigaction(sig, &act, &old) < 0)
         return SIG_ERR;
     return old.sa_handler;
+}
+
+/* ------------------------------------------------------------ waiting for signals
+ * pause, sigsuspend and the sigwait family block until a signal comes: unpatched, only the
+ * calling thread; here, the green thread alone.  pause and sigsuspend end when a handler
+ * has run (EINTR, always: they are never restarted); sigsuspend applies its mask to the OS
+ * thread for the time of the wait, so the other green threads run under it meanwhile.  The
+ * sigwait family reads a signalfd for the set, which the program keeps blocked, as sigwait
+ * requires.  None of these waits is ever reported as a deadlock: the signal comes from
+ * outside. */
+
+static int wait_for_handler(const sigset_t *mask)
+{
+    struct green_thread *t = green__current();
+    sigset_t old;
+    int w;
+
+    if (mask)
+        sigprocmask(SIG_SETMASK, mask, &old);
+    green__intr_begin(GREEN_INTR_ALWAYS);
+    t->wait = (struct green__wait){.kind = GREEN_WAIT_OTHER, .killable = 1, .fd = -1,
+                                   .deadline = GREEN_NO_DEADLINE,
+                                   .desc = mask ? "sigsuspend" : "pause", .for_signal = 1};
+    w = green__sched_park();
+    green__intr_end();
+    if (mask)
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    green__api_result(w);
+    errno = EINTR;
+    return -1;
+}
+
+GREEN_EXPORT int pause(void)
+{
+    if (green__bypass(GREEN_F_TIME))
+        return REAL(pause)();
+    return wait_for_handler(NULL);
+}
+
+GREEN_EXPORT int sigsuspend(const sigset_t *mask)
+{
+    sigset_t m;
+
+    if (green__bypass(GREEN_F_TIME) || green__copy_in(&m, mask, sizeof m) < 0)
+        return REAL(sigsuspend)(mask);
+    return wait_for_handler(&m);
+}
+
+GREEN_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
+{
+    struct signalfd_siginfo si;
+    struct timespec t;
+    int64_t deadline = GREEN_NO_DEADLINE;
+    sigset_t s;
+    int fd, w, caller_errno = errno;
+    ssize_t n;
+
+    if (green__bypass(GREEN_F_TIME) || green__copy_in(&s, set, sizeof s) < 0 ||
+        (ts && (green__copy_in(&t, ts, sizeof t) < 0 || t.tv_sec < 0 || t.tv_nsec < 0 ||
+                t.tv_nsec > 999999999 || (!t.tv_sec && !t.tv_nsec))))
+        return REAL(sigtimedwait)(set, info, ts);
+    if (ts)
+        deadline = green_now() + (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+    /* Signals already pending come first, as from the kernel's own call. */
+    fd = REAL(signalfd)(-1, &s, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
+        return REAL(sigtimedwait)(set, info, ts);
+    for (;;) {
+        n = REAL(read)(fd, &si, sizeof si);
+        if (n == (ssize_t)sizeof si)
+            break;
+        green__intr_begin(GREEN_INTR_ALWAYS);
+        w = green__hub_wait_fd(fd, GREEN_READ, deadline);
+        green__intr_end();
+        if (w < 0) {
+            REAL(close)(fd);
+            if (w == -ECANCELED)
+                green__api_result(w);
+            errno = w == -ETIMEDOUT ? EAGAIN : -w;
+            return -1;
+        }
+    }
+    REAL(close)(fd);
+    if (info) {
+        memset(info, 0, sizeof *info);
+        info->si_signo = (int)si.ssi_signo;
+        info->si_errno = si.ssi_errno;
+        info->si_code = si.ssi_code;
+        info->si_pid = (pid_t)si.ssi_pid;
+        info->si_uid = si.ssi_uid;
+        info->si_status = si.ssi_status;
+        info->si_value.sival_ptr = (void *)(uintptr_t)si.ssi_ptr;
+    }
+    errno = caller_errno;
+    return (int)si.ssi_signo;
+}
+
+GREEN_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+    return sigtimedwait(set, info, NULL);
+}
+
+GREEN_EXPORT int sigwait(const sigset_t *set, int *sig)
+{
+    int r, saved = errno;
+
+    do
+        r = sigtimedwait(set, NULL, NULL);
+    while (r < 0 && errno == EINTR); /* sigwait is never interrupted */
+    if (r < 0) {
+        r = errno;
+        errno = saved;
+        return r;
+    }
+    *sig = r;
+    errno = saved;
+    return 0;
 }

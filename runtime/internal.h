@@ -139,6 +139,7 @@ struct green__wait {
                         * GREEN_WAIT_CHILD: fd is the child's pid */
     int64_t deadline;  /* GREEN_NO_DEADLINE if none */
     const char *desc;  /* GREEN_WAIT_OTHER: a short phrase */
+    int for_signal;    /* only a signal ends it (pause, sigwait): never a deadlock */
 };
 
 struct green__local;

@@ -669,6 +669,8 @@ int green__sched_check_deadlock(int hub_has_work)
     main_waits = s->main->state == GREEN_WAITING && s->main->wait.killable;
     for (n = s->all.next; n != &s->all; n = n->next) {
         struct green_thread *t = green__container_of(n, struct green_thread, all);
+        if (t->state == GREEN_WAITING && t->wait.for_signal)
+            return 0; /* a signal from outside may still come and wake it */
         if (t->state == GREEN_WAITING && t->wait.killable && (!main_waits || t == s->main))
             woke++;
     }
