@@ -255,6 +255,24 @@ static void thread_entry(void *arg)
 
 /* --------------------------------------------------------- OS thread state */
 
+/* The OS thread's hub: its libev loop and the green thread that runs it. */
+static void start_hub(struct green__local *l)
+{
+    struct green_thread *hub;
+
+    l->hub = green__hub_init(l);
+    hub = calloc(1, sizeof *hub);
+    if (!hub || green__stack_get(&hub->stack, green__config()->stack_size) < 0)
+        green__panic("sched: no memory for the hub's stack");
+    hub->home = l;
+    hub->state = GREEN_WAITING;
+    strcpy(hub->name, "hub");
+    green__list_init(&hub->link);
+    green__list_init(&hub->all);
+    green__ctx_make(&hub->ctx, hub->stack.lo, hub->stack.size, hub_entry, l);
+    l->sched.hub = hub;
+}
+
 extern int __cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso);
 extern void *__dso_handle;
 
@@ -295,7 +313,7 @@ struct green__local *green__local_init(void)
 {
     struct green__local *l = calloc(1, sizeof *l);
     struct green__sched *s;
-    struct green_thread *m, *hub;
+    struct green_thread *m;
 
     if (!l)
         green__panic("sched: no memory for the per-thread state");
@@ -315,17 +333,7 @@ struct green__local *green__local_init(void)
     s->main = s->current = m;
     s->alive = 1;
 
-    l->hub = green__hub_init(l);
-    hub = calloc(1, sizeof *hub);
-    if (!hub || green__stack_get(&hub->stack, green__config()->stack_size) < 0)
-        green__panic("sched: no memory for the hub's stack");
-    hub->home = l;
-    hub->state = GREEN_WAITING;
-    strcpy(hub->name, "hub");
-    green__list_init(&hub->link);
-    green__list_init(&hub->all);
-    green__ctx_make(&hub->ctx, hub->stack.lo, hub->stack.size, hub_entry, l);
-    s->hub = hub;
+    start_hub(l);
 
     green__overflow_init();
     green__runtime_enter();
@@ -337,7 +345,7 @@ struct green__local *green__local_init(void)
 void green__fork_child(void)
 {
     struct green__local *old = green__tls, *l;
-    struct green_thread *cur, *hub;
+    struct green_thread *cur;
 
     green__pool_fork_child();
     if (!old)
@@ -363,17 +371,7 @@ void green__fork_child(void)
     green__list_push_back(&l->sched.all, &cur->all);
     l->sched.main = l->sched.current = cur;
     l->sched.alive = 1;
-    l->hub = green__hub_init(l);
-    hub = calloc(1, sizeof *hub);
-    if (!hub || green__stack_get(&hub->stack, green__config()->stack_size) < 0)
-        green__panic("sched: no memory for the child's hub");
-    hub->home = l;
-    hub->state = GREEN_WAITING;
-    strcpy(hub->name, "hub");
-    green__list_init(&hub->link);
-    green__list_init(&hub->all);
-    green__ctx_make(&hub->ctx, hub->stack.lo, hub->stack.size, hub_entry, l);
-    l->sched.hub = hub;
+    start_hub(l);
 }
 
 /* ------------------------------------------------------------ the public API */
