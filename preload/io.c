@@ -8,7 +8,7 @@
  * loop waits for readiness and then makes the plain call.
  *
  * Regular files are always "ready" for epoll; RWF_NOWAIT says EAGAIN when the data is not
- * in the page cache, and the loop then makes the plain (blocking) call inline.
+ * in the page cache, and the plain (blocking) call then runs on the pool (file_io).
  *
  * Writes to a blocking descriptor are completed as the kernel completes them: a blocking
  * write or send returns only once every byte is queued (or on error or timeout, with the
@@ -63,6 +63,34 @@ static size_t op_len(const struct green__op *op)
     for (int i = 0; i < op->iovcnt; i++)
         n += op->iov[i].iov_len;
     return n;
+}
+
+/* A file's data is not in the page cache: the plain call would wait for the disk with the
+ * whole OS thread, so it runs on the pool while the green thread waits there (falling back
+ * to inline if no pool thread can be had).  Data in the page cache never gets here:
+ * RWF_NOWAIT returned it at once. */
+struct file_job {
+    struct green__op *op;
+    ssize_t r;
+    int err;
+};
+
+static void file_call(void *arg)
+{
+    struct file_job *j = arg;
+
+    j->r = j->op->call(j->op, 0);
+    j->err = errno;
+}
+
+static ssize_t file_io(struct green__op *op)
+{
+    struct file_job j = {.op = op};
+
+    if (green__pool_run(file_call, &j) < 0)
+        return op->call(op, 0);
+    errno = j.err;
+    return j.r;
 }
 
 ssize_t green__io(struct green__op *op)
@@ -149,8 +177,7 @@ ssize_t green__io(struct green__op *op)
                 }
             }
         }
-        /* A file's data is not in the page cache: the plain call waits for the disk. */
-        r = op->call(op, !(plain || file));
+        r = file ? file_io(op) : op->call(op, !plain);
         if (r == NOWAIT_UNSUPPORTED) {
             plain = 1;
             green__fd_no_nowait(op->fd);
