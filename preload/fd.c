@@ -27,7 +27,7 @@
 
 #include "hook.h"
 
-#define MAX_FDS (1 << 20)
+#define MAX_FDS GREEN_MAX_FDS
 
 struct entry {
     unsigned long dev, ino; /* identity of the file the flags were learned on; 0 = none */
@@ -88,6 +88,32 @@ static int64_t timeval_ns(const struct timeval *tv)
     return (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000;
 }
 
+unsigned char *green__sockets;
+
+void green__fd_socket(int fd, int on)
+{
+    unsigned char *s = __atomic_load_n(&green__sockets, __ATOMIC_ACQUIRE);
+
+    if (fd < 0 || fd >= MAX_FDS)
+        return;
+    if (!s) {
+        if (!on)
+            return;
+        green__spin_lock(&table_lock);
+        if (!green__sockets) {
+            void *p = mmap(NULL, MAX_FDS, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (p != MAP_FAILED)
+                __atomic_store_n(&green__sockets, (unsigned char *)p, __ATOMIC_RELEASE);
+        }
+        s = green__sockets;
+        green__spin_unlock(&table_lock);
+        if (!s)
+            return;
+    }
+    s[fd] = (unsigned char)on;
+}
+
 int green__fd_get(int fd, struct green__fd *f)
 {
     struct stat st;
@@ -140,6 +166,8 @@ void green__fd_forget(int fd)
 
     if (e)
         e->dev = e->ino = 0;
+    if (green__fd_is_socket(fd))
+        green__sockets[fd] = 0;
 }
 
 void green__fd_no_nowait(int fd)

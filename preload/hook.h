@@ -73,6 +73,17 @@ struct green__fd {
     int no_nowait;            /* RWF_NOWAIT refused: wait for readiness, then the plain call */
 };
 
+/* A hint for the fast path only: set by the hooks that make sockets, cleared by close.  A
+ * stale hint costs one ENOTSOCK and clears itself, so no result ever depends on it. */
+#define GREEN_MAX_FDS (1 << 20)
+extern unsigned char *green__sockets;
+static inline int green__fd_is_socket(int fd)
+{
+    unsigned char *s = green__sockets;
+    return s && (unsigned)fd < GREEN_MAX_FDS && s[fd];
+}
+void green__fd_socket(int fd, int on);
+
 /* The facts of fd now, into *f; -1 with errno set (EBADF) if fd is not open. */
 int green__fd_get(int fd, struct green__fd *f);
 /* The number no longer names what it did (close, dup2 over it). */
@@ -120,5 +131,8 @@ struct green__op {
 /* Run op as the blocking call it stands for would run, letting other green threads run
  * while it would block.  Returns the call's result; errno is set on -1. */
 ssize_t green__io(struct green__op *op);
+/* The same, after the hook made the first non-blocking attempt itself: r is its result (a
+ * short count, or -1 with errno EAGAIN), caller_errno the program's errno before it. */
+ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno);
 
 #endif

@@ -93,25 +93,18 @@ static ssize_t file_io(struct green__op *op)
     return j.r;
 }
 
-ssize_t green__io(struct green__op *op)
+/* The slow path: the first non-blocking attempt gave r (a count short of what the call
+ * must deliver, EAGAIN with r == -1, or NOWAIT_UNSUPPORTED); caller_errno is errno as the
+ * program had it before the call. */
+ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
 {
     struct iovec copy[op->iov && op->iovcnt > 0 && op->iovcnt <= IOV_MAX ? op->iovcnt : 1];
     int all = op->events == GREEN_WRITE || (op->flags & MSG_WAITALL);
-    int caller_errno = errno; /* a call that succeeds leaves errno as it found it */
-    int fd = op->fd;           /* op->fd follows the open file if the number is closed */
-    ssize_t r = op->call(op, 1);
+    int fd = op->fd; /* op->fd follows the open file if the number is closed */
     size_t done = 0, want;
     struct green__fd f;
     int64_t deadline = GREEN_NO_DEADLINE, timeo;
     int e, plain, file;
-
-    /* Fast path: done, or a real error (EWOULDBLOCK is EAGAIN on Linux). */
-    if (GREEN_LIKELY(r >= 0)) {
-        if (!all || r == 0 || (size_t)r >= op_len(op))
-            return r;
-    } else if (r != NOWAIT_UNSUPPORTED && errno != EAGAIN) {
-        return r;
-    }
 
     e = errno;
     want = all ? op_len(op) : 0;
@@ -194,6 +187,22 @@ ssize_t green__io(struct green__op *op)
     return -1;
 }
 
+ssize_t green__io(struct green__op *op)
+{
+    int caller_errno = errno; /* a call that succeeds leaves errno as it found it */
+    ssize_t r = op->call(op, 1);
+
+    /* Fast path: done, or a real error (EWOULDBLOCK is EAGAIN on Linux). */
+    if (GREEN_LIKELY(r >= 0)) {
+        if (!(op->events == GREEN_WRITE || (op->flags & MSG_WAITALL)) || r == 0 ||
+            (size_t)r >= op_len(op))
+            return r;
+    } else if (r != NOWAIT_UNSUPPORTED && errno != EAGAIN) {
+        return r;
+    }
+    return green__io_slow(op, r, caller_errno);
+}
+
 /* ------------------------------------------------------------- read, write */
 
 static ssize_t call_readv(struct green__op *op, int nowait)
@@ -222,22 +231,72 @@ static ssize_t call_writev(struct green__op *op, int nowait)
     return r < 0 && errno == EOPNOTSUPP ? NOWAIT_UNSUPPORTED : r;
 }
 
+/* The fast path of read and write, inline: one non-blocking attempt with the raw system
+ * call (glibc's preadv2 wrapper is a cancellation point and costs more), recv/send with
+ * MSG_DONTWAIT on a descriptor the hint says is a socket (cheaper in the kernel than the
+ * vectored path).  A count, a real error (-1, errno set: returned as is), or
+ * NOWAIT_WANTED: the slow path must take over with errno EAGAIN or NOWAIT_UNSUPPORTED. */
+#define NOWAIT_WANTED (-3)
+
+static inline ssize_t fast_attempt(int fd, void *buf, size_t n, int writing, ssize_t *first)
+{
+    struct iovec v = {buf, n};
+    ssize_t r;
+
+    if (green__fd_is_socket(fd)) {
+        r = writing ? syscall(SYS_sendto, fd, buf, n, MSG_DONTWAIT, NULL, 0)
+                    : syscall(SYS_recvfrom, fd, buf, n, MSG_DONTWAIT, NULL, NULL);
+        if (GREEN_LIKELY(r >= 0))
+            return r;
+        if (errno == ENOTSOCK) { /* a stale hint: the number names something else now */
+            green__fd_socket(fd, 0);
+            r = syscall(writing ? SYS_pwritev2 : SYS_preadv2, fd, &v, 1, -1L, -1L, RWF_NOWAIT);
+        }
+    } else {
+        r = syscall(writing ? SYS_pwritev2 : SYS_preadv2, fd, &v, 1, -1L, -1L, RWF_NOWAIT);
+    }
+    if (GREEN_LIKELY(r >= 0))
+        return r;
+    if (errno == EOPNOTSUPP) {
+        *first = NOWAIT_UNSUPPORTED;
+        return NOWAIT_WANTED;
+    }
+    if (errno != EAGAIN)
+        return -1;
+    *first = -1;
+    return NOWAIT_WANTED;
+}
+
 GREEN_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
+    int caller_errno = errno;
+    ssize_t r, first;
+
     if (green__bypass(GREEN_F_SOCKET) || n == 0)
         return REAL(read)(fd, buf, n);
+    r = fast_attempt(fd, buf, n, 0, &first);
+    if (GREEN_LIKELY(r != NOWAIT_WANTED))
+        return r;
     struct green__op op = {.call = call_readv, .fd = fd, .events = GREEN_READ,
                            .buf = buf, .len = n};
-    return green__io(&op);
+    return green__io_slow(&op, first, caller_errno);
 }
 
 GREEN_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
+    int caller_errno = errno;
+    ssize_t r, first;
+
     if (green__bypass(GREEN_F_SOCKET) || n == 0)
         return REAL(write)(fd, buf, n);
+    r = fast_attempt(fd, (void *)buf, n, 1, &first);
+    if (GREEN_LIKELY((size_t)r == n) || r == -1)
+        return r;
+    if (r >= 0)
+        first = r; /* part of it went: the loop completes the rest, as the blocking call */
     struct green__op op = {.call = call_writev, .fd = fd, .events = GREEN_WRITE,
                            .buf = (void *)buf, .len = n};
-    return green__io(&op);
+    return green__io_slow(&op, first, caller_errno);
 }
 
 GREEN_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)

@@ -81,9 +81,18 @@ GREEN_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct soc
         return REAL(recvfrom)(fd, buf, n, flags, addr, addrlen);
     if (n == 0 && tcp(fd))
         return REAL(recvfrom)(fd, buf, n, flags, addr, addrlen);
+    /* The fast path inline, with the raw system call (glibc's wrapper is a cancellation
+     * point and costs more).  MSG_WAITALL needs the loop's accounting from the start. */
     struct green__op op = {.call = call_recvfrom, .fd = fd, .events = GREEN_READ,
                            .flags = flags, .buf = buf, .len = n, .addr = addr,
                            .addrlen = addrlen};
+    if (!(flags & MSG_WAITALL)) {
+        int caller_errno = errno;
+        ssize_t r = syscall(SYS_recvfrom, fd, buf, n, flags | MSG_DONTWAIT, addr, addrlen);
+        if (GREEN_LIKELY(r >= 0) || errno != EAGAIN)
+            return r;
+        return green__io_slow(&op, r, caller_errno);
+    }
     return green__io(&op);
 }
 
@@ -118,7 +127,13 @@ GREEN_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
     struct green__op op = {.call = call_sendto, .fd = fd, .events = GREEN_WRITE,
                            .flags = flags, .buf = (void *)buf, .len = n,
                            .addr = (void *)addr, .addrlen = &addrlen};
-    return green__io(&op);
+    int caller_errno = errno;
+    /* The fast path inline, with the raw system call; a short count or EAGAIN continues in
+     * the loop, which completes the rest as the blocking call would. */
+    ssize_t r = syscall(SYS_sendto, fd, buf, n, flags | MSG_DONTWAIT, addr, addrlen);
+    if (GREEN_LIKELY((size_t)r == n) || (r < 0 && errno != EAGAIN) || n == 0)
+        return r;
+    return green__io_slow(&op, r, caller_errno);
 }
 
 GREEN_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
@@ -277,6 +292,8 @@ GREEN_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
     }
 }
 
+static int made_socket(int r, int *fds, int n);
+
 /* ------------------------------------------------ calls without a per-call flag */
 
 /* Run call with O_NONBLOCK set on fd's open file, then restore it; no switch happens in
@@ -310,7 +327,7 @@ GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
     for (;;) {
         WITH_NONBLOCK(fd, nb, r, REAL(accept4)(fd, addr, addrlen, flags));
         if (r >= 0) {
-            green__fd_forget(r);
+            made_socket(r, NULL, 1);
             return ok(caller_errno, r);
         }
         if (nb || errno != EAGAIN)
@@ -464,14 +481,24 @@ static int made(int r, int *fds, int n)
     return r;
 }
 
+/* New sockets: forgotten as any new number, and marked for the read/write fast path. */
+static int made_socket(int r, int *fds, int n)
+{
+    made(r, fds, n);
+    if (r >= 0)
+        for (int i = 0; i < n; i++)
+            green__fd_socket(fds ? fds[i] : r, 1);
+    return r;
+}
+
 GREEN_EXPORT int socket(int domain, int type, int proto)
 {
-    return made(REAL(socket)(domain, type, proto), NULL, 1);
+    return made_socket(REAL(socket)(domain, type, proto), NULL, 1);
 }
 
 GREEN_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 {
-    return made(REAL(socketpair)(domain, type, proto, sv), sv, 2);
+    return made_socket(REAL(socketpair)(domain, type, proto, sv), sv, 2);
 }
 
 GREEN_EXPORT int pipe(int fds[2])
