@@ -14,6 +14,13 @@ gcc:/usr/bin/gcc
 make:/usr/bin/make
 gcc-aarch64-linux-gnu:/usr/bin/aarch64-linux-gnu-gcc
 qemu-user:/usr/bin/qemu-aarch64
+redis-server:/usr/bin/redis-server
+redis-tools:/usr/bin/redis-benchmark
+nginx:/usr/sbin/nginx
+wrk:/usr/bin/wrk
+curl:/usr/bin/curl
+socat:/usr/bin/socat
+busybox:/bin/busybox
 "
 missing=""
 for entry in $need; do
@@ -30,5 +37,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps.sh: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# redis-server and nginx are installed for the tests to start on ports of their own
+# (tests/preload/test_real.c), not as services: a policy-rc.d answering 101 keeps their
+# packages from starting one (on 6379 and 80) while they install, unless the machine
+# already has a policy of its own.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\n# written by libgreen scripts/deps.sh during apt-get install\nexit 101\n' >$policy
+    chmod 755 $policy
+    trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq $missing >/dev/null

@@ -120,21 +120,21 @@ static inline void raise_nofile(void)
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &r), 0);
 }
 
-/* Start $GREEN_LEGACY_DIR/prog with argv (argv[0] included, NULL-terminated), with
+/* Start the executable at path with argv (argv[0] included, NULL-terminated), with
  * LD_PRELOAD=$GREEN_LIB in its environment if o->patched and without any LD_PRELOAD
- * otherwise. */
-static inline void legacy_startv(struct legacy *p, const struct legacy_opts *o,
-                                 const char *prog, char *const argv[])
+ * otherwise; p->name is label, marked "(patched)" when it is.  Any program: a legacy one
+ * (legacy_startv) or one installed from Debian (tests/preload/test_real.c). */
+static inline void child_startv(struct legacy *p, const struct legacy_opts *o,
+                                const char *label, const char *path, char *const argv[])
 {
-    char path[4096], preload[4096];
+    char preload[4096];
     const char *lib = o->patched ? legacy_lib() : NULL;
     size_t n = 0, extra = 0;
     char **envp;
     int in;
 
     memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s%s", prog, o->patched ? " (patched)" : "");
-    snprintf(path, sizeof path, "%s/%s", legacy_dir(), prog);
+    snprintf(p->name, sizeof p->name, "%s%s", label, o->patched ? " (patched)" : "");
     cr_assert(access(path, X_OK) == 0, "%s is not an executable", path);
     while (environ[n])
         n++;
@@ -185,6 +185,17 @@ static inline void legacy_startv(struct legacy *p, const struct legacy_opts *o,
     }
     close(in);
     free(envp);
+}
+
+/* Start $GREEN_LEGACY_DIR/prog with argv (argv[0] included, NULL-terminated), patched or
+ * not as o says (child_startv). */
+static inline void legacy_startv(struct legacy *p, const struct legacy_opts *o,
+                                 const char *prog, char *const argv[])
+{
+    char path[4096];
+
+    snprintf(path, sizeof path, "%s/%s", legacy_dir(), prog);
+    child_startv(p, o, prog, path, argv);
 }
 
 /* legacy_startv with the arguments as a NULL-terminated list after prog. */
@@ -667,6 +678,138 @@ static inline void clients_close(struct clients *cs)
     free(cs->c);
     cs->c = NULL;
     cs->n = 0;
+}
+
+/* ------------------------------------------------- ports, directories, files */
+
+/* A TCP port on 127.0.0.1 that nobody listens on right now: bind port 0, read the port the
+ * kernel chose, close.  For programs that cannot report the port they bound themselves;
+ * another process could take it in between, which the kernel's choice makes unlikely. */
+static inline int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0, "bind: %s", strerror(errno));
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* A wait status in words ("exit 1", "killed by signal 11 (Segmentation fault)"), in buf. */
+static inline const char *status_text(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, len, "wait status %#x", status);
+    return buf;
+}
+
+/* Wait up to timeout_s until 127.0.0.1:port accepts a connection (which is closed at
+ * once); fails the test with the child's output if p exits or time runs out first. */
+static inline void port_wait(struct legacy *p, int port, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+
+    for (;;) {
+        int fd = tcp_connect(port);
+        if (fd >= 0) {
+            close(fd);
+            return;
+        }
+        if (legacy_reap(p) || now_s() >= end) {
+            char *all = legacy_out(p), st[96];
+            cr_assert_fail("%s: port %d not accepting within %.1f s (%s); output:\n%s", p->name,
+                           port, timeout_s,
+                           p->pid ? "still running" : status_text(p->status, st, sizeof st), all);
+            free(all);
+        }
+        sleep_s(0.01);
+    }
+}
+
+/* A fresh directory /tmp/green-<tag>-XXXXXX in dir (at least 64 bytes), mode 0755 so that a
+ * server which drops privileges (nginx's workers as root) can still read it. */
+static inline void tmpdir_make(char *dir, size_t len, const char *tag)
+{
+    snprintf(dir, len, "/tmp/green-%s-XXXXXX", tag);
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
+    cr_assert_eq(chmod(dir, 0755), 0);
+}
+
+/* Remove dir and everything below it (only what a test made itself). */
+static inline void tmpdir_remove(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        char path[4096];
+        struct stat st;
+
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+            continue;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            tmpdir_remove(path);
+        else
+            unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Write len bytes to path (created or truncated, mode 0644). */
+static inline void file_put(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    size_t done = 0;
+
+    cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
+    while (done < len) {
+        ssize_t k = write(fd, (const char *)data + done, len - done);
+        cr_assert_gt(k, 0, "write %s: %s", path, strerror(errno));
+        done += (size_t)k;
+    }
+    close(fd);
+    cr_assert_eq(chmod(path, 0644), 0);
+}
+
+/* The whole file at path, malloc'd and NUL-terminated (*len gets its length when len is
+ * not NULL); NULL if it cannot be read. */
+static inline char *file_get(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    size_t n = 0;
+    char *s;
+
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) < 0 || !(s = malloc((size_t)st.st_size + 1))) {
+        close(fd);
+        return NULL;
+    }
+    while (n < (size_t)st.st_size) {
+        ssize_t k = read(fd, s + n, (size_t)st.st_size - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    close(fd);
+    s[n] = 0;
+    if (len)
+        *len = n;
+    return s;
 }
 
 #endif
