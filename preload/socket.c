@@ -3,7 +3,8 @@
  * connect, the recv and send families, sendfile, splice, close, dup*, fcntl, ioctl,
  * setsockopt, pipe, pipe2, eventfd.
  *
- * recv and send take MSG_DONTWAIT per call.  accept, connect and sendfile have no per-call
+ * recv and send take MSG_DONTWAIT per call.  Error-queue reads (MSG_ERRQUEUE) never block
+ * in the kernel, so they go straight to it.  accept, connect and sendfile have no per-call
  * flag, so they set O_NONBLOCK on the open file for the duration of one call and put it
  * back before anything else can run (never across a switch): another green thread, or a
  * child process sharing the socket, never sees the program's mode changed.
@@ -77,7 +78,7 @@ static int tcp(int fd)
 GREEN_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
                               socklen_t *addrlen)
 {
-    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT))
+    if (green__bypass(GREEN_F_SOCKET) || (flags & (MSG_DONTWAIT | MSG_ERRQUEUE)))
         return REAL(recvfrom)(fd, buf, n, flags, addr, addrlen);
     if (n == 0 && tcp(fd))
         return REAL(recvfrom)(fd, buf, n, flags, addr, addrlen);
@@ -112,7 +113,8 @@ static int readable_msg(const struct msghdr *msg)
 
 GREEN_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT) || !readable_msg(msg))
+    if (green__bypass(GREEN_F_SOCKET) || (flags & (MSG_DONTWAIT | MSG_ERRQUEUE)) ||
+        !readable_msg(msg))
         return REAL(recvmsg)(fd, msg, flags);
     struct green__op op = {.call = call_msg, .fd = fd, .events = GREEN_READ, .flags = flags,
                            .iov = msg->msg_iov, .iovcnt = (int)msg->msg_iovlen, .msg = msg};
@@ -238,7 +240,7 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
     unsigned done = 0;
     int r, caller_errno = errno;
 
-    if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT))
+    if (green__bypass(GREEN_F_SOCKET) || (flags & (MSG_DONTWAIT | MSG_ERRQUEUE)))
         return REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
     if (timeout) {
         if (green__copy_in(&t, timeout, sizeof t) < 0 || t.tv_sec < 0 || t.tv_nsec < 0 ||

@@ -311,10 +311,15 @@ static void local_term(void *arg)
 
 struct green__local *green__local_init(void)
 {
-    struct green__local *l = calloc(1, sizeof *l);
+    int was_real = green__tls_real;
+    struct green__local *l;
     struct green__sched *s;
     struct green_thread *m;
 
+    /* Until the state exists, every hook must pass through: malloc may take pthread locks
+     * (jemalloc does), whose hooks would come back here. */
+    green__tls_real = 1;
+    l = calloc(1, sizeof *l);
     if (!l)
         green__panic("sched: no memory for the per-thread state");
     green__tls = l;
@@ -339,6 +344,7 @@ struct green__local *green__local_init(void)
     green__runtime_enter();
     __cxa_thread_atexit_impl(local_term, l, &__dso_handle);
     green__runtime_leave();
+    green__tls_real = was_real;
     return l;
 }
 
