@@ -171,7 +171,7 @@ GREEN_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, 
 }
 
 /* A call that succeeds after the hook's own attempts leaves errno as the caller had it. */
-static int ok(int caller_errno, int r)
+static ssize_t ok(int caller_errno, ssize_t r)
 {
     errno = caller_errno;
     return r;
@@ -253,12 +253,12 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
         if (r > 0) {
             done += (unsigned)r;
             if (done == vlen || (flags & MSG_WAITFORONE) || (timeout && green_now() >= deadline))
-                return ok(caller_errno, (int)done);
+                return ok(caller_errno, done);
         } else if (r < 0 && (errno != EAGAIN || user_nonblock(fd))) {
-            return done ? ok(caller_errno, (int)done) : r;
+            return done ? ok(caller_errno, done) : r;
         }
         if (wait_ready(fd, GREEN_READ, timeout_deadline(fd, GREEN_READ), EAGAIN) < 0)
-            return done ? ok(caller_errno, (int)done) : -1;
+            return done ? ok(caller_errno, done) : -1;
     }
 }
 
@@ -275,19 +275,19 @@ GREEN_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
         if (r > 0) {
             done += (unsigned)r;
             if (done == vlen)
-                return ok(caller_errno, (int)done);
+                return ok(caller_errno, done);
         } else if (r < 0 && (errno != EAGAIN || user_nonblock(fd))) {
-            return done ? ok(caller_errno, (int)done) : r;
+            return done ? ok(caller_errno, done) : r;
         } else if (r == 0) {
-            return ok(caller_errno, (int)done);
+            return ok(caller_errno, done);
         }
         if (deadline == GREEN_NO_DEADLINE)
             deadline = timeout_deadline(fd, GREEN_WRITE);
         if (wait_ready(fd, GREEN_WRITE, deadline, EAGAIN) < 0)
-            return done ? ok(caller_errno, (int)done) : -1;
+            return done ? ok(caller_errno, done) : -1;
         if ((r = pending_error(fd))) {
             if (done)
-                return ok(caller_errno, (int)done);
+                return ok(caller_errno, done);
             errno = r;
             return -1;
         }
@@ -416,16 +416,16 @@ GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
         if (r > 0) {
             done += (size_t)r;
             if (done == count)
-                return ok(caller_errno, 0) + (ssize_t)done;
+                return ok(caller_errno, (ssize_t)done);
         } else if (r == 0) {
-            return ok(caller_errno, 0) + (ssize_t)done; /* end of the input file */
+            return ok(caller_errno, (ssize_t)done); /* end of the input file */
         } else if (errno != EAGAIN) {
-            return done ? ok(caller_errno, 0) + (ssize_t)done : -1;
+            return done ? ok(caller_errno, (ssize_t)done) : -1;
         }
         if (deadline == GREEN_NO_DEADLINE)
             deadline = timeout_deadline(out, GREEN_WRITE);
         if (wait_ready(out, GREEN_WRITE, deadline, EAGAIN) < 0)
-            return done ? ok(caller_errno, 0) + (ssize_t)done : -1;
+            return done ? ok(caller_errno, (ssize_t)done) : -1;
     }
 }
 GREEN_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
@@ -444,7 +444,7 @@ GREEN_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t
     for (;;) {
         r = REAL(splice)(in, inoff, out, outoff, len, flags | SPLICE_F_NONBLOCK);
         if (r >= 0)
-            return ok(caller_errno, 0) + r;
+            return ok(caller_errno, r);
         if (errno != EAGAIN || user_nonblock(in) || user_nonblock(out))
             return r;
         if (wait_ready(in, GREEN_READ, GREEN_NO_DEADLINE, EAGAIN) < 0 ||
