@@ -21,6 +21,9 @@ wrk:/usr/bin/wrk
 curl:/usr/bin/curl
 socat:/usr/bin/socat
 busybox:/bin/busybox
+python3-gevent:/usr/lib/python3/dist-packages/gevent/__init__.py
+golang-go:/usr/bin/go
+gnuplot-nox:/usr/bin/gnuplot
 "
 missing=""
 for entry in $need; do
