@@ -105,6 +105,9 @@ void green__robust_held(green_mutex_t *m, int held);
 void green__robust_owner_died(green_mutex_t *m);
 void green__robust_release_all(void);
 
+/* fcntl's F_SETLKW and F_OFD_SETLKW (lock.c). */
+int green__fcntl_lock(int fd, int cmd, void *arg);
+
 /* Copy n bytes the program passed, as the kernel would: -EFAULT for an unreadable
  * address instead of a fault inside the shim (process_vm_readv on ourselves). */
 int green__copy_in(void *dst, const void *src, size_t n);

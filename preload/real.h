@@ -66,6 +66,9 @@ struct mmsghdr;
     X(int, dup2, (int, int))                                                                \
     X(int, dup3, (int, int, int))                                                           \
     X(int, fcntl64, (int, int, ...))                                                        \
+    /* lock.c */                                                                            \
+    X(int, flock, (int, int))                                                               \
+    X(int, lockf64, (int, int, off_t))                                                      \
     X(int, ioctl, (int, unsigned long, ...))                                                \
     X(int, setsockopt, (int, int, int, const void *, socklen_t))                            \
     X(int, pipe, (int *))                                                                   \

@@ -544,6 +544,8 @@ GREEN_EXPORT int fcntl64(int fd, int cmd, ...)
     va_start(ap, cmd);
     arg = va_arg(ap, void *);
     va_end(ap);
+    if ((cmd == F_SETLKW || cmd == F_OFD_SETLKW) && !green__bypass(GREEN_F_SOCKET))
+        return green__fcntl_lock(fd, cmd, arg);
     r = REAL(fcntl64)(fd, cmd, arg);
     if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
         green__fd_forget(r);

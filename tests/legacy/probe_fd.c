@@ -9,6 +9,7 @@
 #include "probe.h"
 
 #include <sys/syscall.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 
 static struct sockaddr_in target;
@@ -856,4 +857,74 @@ SCENARIO(nonblock_unseen_by_child)
     child_sees_flags(tcp_listener(4, &a), "accept", wait_accept);
     full_listener(&target);
     child_sees_flags(SETUP(socket(AF_INET, SOCK_STREAM, 0)), "connect", wait_connect);
+}
+
+/* ---------------------------------------------------------------- file locks */
+
+/* A child process holds a lock on a fresh file for 200 ms; meanwhile a thread of ours
+ * counts 10 ms ticks while main's blocking lock call waits.  The call returns 0 once the
+ * child lets go, and the ticks show whether other threads ran during the wait (they do
+ * with real threads; with green threads only if the wait is cooperative). */
+static volatile int lock_ticks, lock_done;
+
+static void *lock_ticker(void *arg)
+{
+    (void)arg;
+    while (!lock_done) {
+        usleep(10000);
+        lock_ticks++;
+    }
+    return NULL;
+}
+
+static void contended(int kind)
+{
+    char path[] = "/tmp/probe_lockXXXXXX";
+    int fd = mkstemp(path), go[2];
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    pthread_t t;
+    pid_t child;
+    long long t0;
+
+    if (fd < 0 || pipe(go) < 0)
+        setup_failed("mkstemp/pipe");
+    child = fork();
+    if (child == 0) {
+        /* Its own open file: flock locks belong to the open file, not the process. */
+        int own = open(path, O_RDWR);
+        int held = kind == 0 ? flock(own, LOCK_EX) : fcntl(own, F_SETLK, &fl);
+        (void)!write(go[1], held == 0 ? "y" : "n", 1);
+        usleep(200000);
+        _exit(0);
+    }
+    (void)!read(go[0], buf, 1);
+    unlink(path);
+    pthread_create(&t, NULL, lock_ticker, NULL);
+    t0 = now_ms();
+    if (kind == 0)
+        CALL(flock(fd, LOCK_EX));
+    else if (kind == 1)
+        CALL(fcntl(fd, F_SETLKW, &fl));
+    else
+        CALL(lockf(fd, F_LOCK, 0));
+    waited(t0, 200);
+    lock_done = 1;
+    pthread_join(t, NULL);
+    say("other thread ran meanwhile: %s", lock_ticks >= 5 ? "yes" : "no");
+    waitpid(child, NULL, 0);
+}
+
+SCENARIO(flock_contended)
+{
+    contended(0);
+}
+
+SCENARIO(fcntl_setlkw_contended)
+{
+    contended(1);
+}
+
+SCENARIO(lockf_contended)
+{
+    contended(2);
 }

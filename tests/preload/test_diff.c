@@ -238,6 +238,10 @@
     X(fd, fcntl, fcntl_nonblock_write, "EAGAIN")                                            \
     X(fd, fcntl, fcntl_nonblock_by_syscall, "EAGAIN")                                       \
     X(fd, fcntl, nonblock_unseen_by_child, "during connect: no")                            \
+    /* file locks */                                                                        \
+    X(fd, lock, flock_contended, "other thread ran meanwhile: yes")                         \
+    X(fd, lock, fcntl_setlkw_contended, "other thread ran meanwhile: yes")                  \
+    X(fd, lock, lockf_contended, "other thread ran meanwhile: yes")                         \
     /* ioctl */                                                                             \
     X(fd, ioctl, ioctl_fionbio, "EAGAIN")                                                   \
     X(fd, ioctl, ioctl_errors, "EBADF")                                                     \
