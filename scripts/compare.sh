@@ -5,8 +5,8 @@
 # side: a markdown table on stdout, a CSV and a PNG plot under results/.
 #
 #   scripts/compare.sh [--quick] [--conns 10,100,1000,10000] [--payload 64] [--reps 3]
-#                      [--warmup 1] [--duration 2] [--peers] [--scale] [--results DIR]
-#                      [-- ./server args {port}]
+#                      [--warmup 1] [--duration 2] [--wait 20] [--peers] [--scale]
+#                      [--results DIR] [-- ./server args {port}]
 #
 #   (no server)   the bundled tests/legacy/legacy_server ("quiet"), unpatched and patched
 #   -- cmd...     the user's server instead: {port} in its arguments becomes a free port;
@@ -17,7 +17,9 @@
 #   --scale       also N threads that each sleep(1) (tests/legacy/sleepers_n: patched at
 #                 10,000 and 100,000, unpatched at 10,000 when the machine's pids allow) and
 #                 the runtime's bench/sleepers 1000000, bench/switch and bench/spawn
-#   --quick       1 rep, 0.5 s warm-up, 1 s windows, concurrencies 10,100,1000 (under 2 min)
+#   --quick       1 rep, 0.5 s warm-up, 1 s windows, concurrencies 10,100,1000, --wait 3
+#   --wait S      before each run, wait up to S s for the machine's CPUs to be idle (at most
+#                 10% busy): other people's work on a shared machine skews every figure
 #   --results DIR where the CSV and PNG go (default results/)
 #   B=build       the build directory; what is needed is built there with make
 #
@@ -53,9 +55,10 @@ DURATION=2
 PEERS=0
 SCALE=0
 QUICK=0
+WAIT=20
 RESULTS=results
 USER_CMD=()
-conns_set=0 reps_set=0 warmup_set=0 duration_set=0
+conns_set=0 reps_set=0 warmup_set=0 duration_set=0 wait_set=0
 
 usage() {
     sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
@@ -64,7 +67,7 @@ usage() {
 bad() {
     echo "compare.sh: $*" >&2
     echo "usage: scripts/compare.sh [--quick] [--conns LIST] [--payload BYTES] [--reps N]" \
-         "[--warmup S] [--duration S] [--peers] [--scale] [--results DIR] [-- cmd args {port}]" >&2
+         "[--warmup S] [--duration S] [--wait S] [--peers] [--scale] [--results DIR] [-- cmd args {port}]" >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
@@ -75,6 +78,7 @@ while [ $# -gt 0 ]; do
     --reps) [ $# -ge 2 ] || bad "--reps needs a count"; REPS=$2; reps_set=1; shift ;;
     --warmup) [ $# -ge 2 ] || bad "--warmup needs seconds"; WARMUP=$2; warmup_set=1; shift ;;
     --duration) [ $# -ge 2 ] || bad "--duration needs seconds"; DURATION=$2; duration_set=1; shift ;;
+    --wait) [ $# -ge 2 ] || bad "--wait needs seconds"; WAIT=$2; wait_set=1; shift ;;
     --peers) PEERS=1 ;;
     --scale) SCALE=1 ;;
     --results) [ $# -ge 2 ] || bad "--results needs a directory"; RESULTS=$2; shift ;;
@@ -89,11 +93,13 @@ if [ "$QUICK" = 1 ]; then
     [ $reps_set = 1 ] || REPS=1
     [ $warmup_set = 1 ] || WARMUP=0.5
     [ $duration_set = 1 ] || DURATION=1
+    [ $wait_set = 1 ] || WAIT=3
 fi
 [[ $CONNS =~ ^[0-9]+(,[0-9]+)*$ ]] || bad "--conns wants numbers separated by commas, not '$CONNS'"
 [[ $PAYLOAD =~ ^[1-9][0-9]*$ ]] || bad "--payload wants a positive number of bytes, not '$PAYLOAD'"
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || bad "--reps wants a positive count, not '$REPS'"
 [[ $WARMUP =~ ^[0-9]+(\.[0-9]+)?$ ]] || bad "--warmup wants seconds, not '$WARMUP'"
+[[ $WAIT =~ ^[0-9]+$ ]] || bad "--wait wants whole seconds, not '$WAIT'"
 [[ $DURATION =~ ^[0-9]*\.?[0-9]+$ ]] && awk -v d="$DURATION" 'BEGIN { exit !(d > 0) }' ||
     bad "--duration wants a positive number of seconds, not '$DURATION'"
 IFS=, read -r -a CONNS_LIST <<< "$CONNS"
@@ -233,6 +239,33 @@ free_port() {
     die "no free port found"
 }
 
+# quiet_wait: other processes share this machine (the two CPUs BENCHMARKS.md describes are
+# shared with test suites and builds).  Before each run wait, up to --wait seconds, until
+# the CPUs are at most 10% busy over a quarter of a second; BUSY is what was last seen (in %
+# of all CPUs), recorded with the run.
+cpu_times() {
+    local cpu user nice sys idle iowait irq softirq steal
+    read -r cpu user nice sys idle iowait irq softirq steal _ < /proc/stat
+    echo "$((user + nice + sys + idle + iowait + irq + softirq + steal)) $((idle + iowait))"
+}
+quiet_wait() {
+    local a b t0=$SECONDS said=0
+    while :; do
+        a=$(cpu_times)
+        sleep 0.25
+        b=$(cpu_times)
+        BUSY=$(awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ")
+            t = y[1] - x[1]; printf "%d", (t > 0 ? 100 * (t - (y[2] - x[2])) / t : 0) }')
+        [ "$BUSY" -le 10 ] && return 0
+        if [ $((SECONDS - t0)) -ge "$WAIT" ]; then
+            [ "$WAIT" = 0 ] || say "the machine stayed $BUSY% busy for $WAIT s: measuring anyway"
+            return 0
+        fi
+        [ $said = 1 ] || say "the machine is $BUSY% busy with other work: waiting up to $WAIT s for it to quieten"
+        said=1
+    done
+}
+
 # One sample of the server: time, CPU ticks (utime+stime), VmRSS, VmHWM (KiB), threads.
 sample() {
     local pid=$1 s k v rss=0 hwm=0 thr=0
@@ -268,7 +301,7 @@ if ! taskset -c 1 true 2> /dev/null; then
 fi
 
 RUNS=$TMP/runs.csv
-RUNS_HEADER="server,label,pinning,conns,rep,status,rps,p50_us,p99_us,p999_us,requests,errors,connect_failed,stalled,peak_rss_kib,start_rss_kib,threads,cpu_s,window_s,note"
+RUNS_HEADER="server,label,pinning,conns,rep,status,rps,p50_us,p99_us,p999_us,requests,errors,connect_failed,stalled,peak_rss_kib,start_rss_kib,threads,cpu_s,window_s,busy_before_pct,note"
 echo "$RUNS_HEADER" > "$RUNS"
 failures=0
 
@@ -278,21 +311,22 @@ run_cell() {
     local srv_pin=() lg_pin=() samples=$TMP/samples
     row() { echo "$key,${label[$key]},$pin,$conns,$rep,$1" >> "$RUNS"; }
     if [ -n "${skip_reason[$key]:-}" ]; then
-        row "skipped,,,,,,,,,,,,,,${skip_reason[$key]//,/;}"
+        row "skipped,,,,,,,,,,,,,,,${skip_reason[$key]//,/;}"
         return 0
     fi
     if [ "$key" = unpatched ] && ! why=$(headroom "$conns"); then
         say "skipping ${label[$key]} at C=$conns: $why"
-        row "skipped,,,,,,,,,,,,,,${why//,/;}"
+        row "skipped,,,,,,,,,,,,,,,${why//,/;}"
         return 0
     fi
     if [ "$NOFILE_HARD" -lt $((conns + 100)) ]; then
         why="$conns connections need a hard descriptor limit of $((conns + 100)); it is $NOFILE_HARD"
         say "skipping ${label[$key]} at C=$conns: $why"
-        row "skipped,,,,,,,,,,,,,,$why"
+        row "skipped,,,,,,,,,,,,,,,$why"
         return 0
     fi
     [ "$pin" = pinned ] && srv_pin=(taskset -c 0) && lg_pin=(taskset -c 1)
+    quiet_wait
     port=$(free_port)
     server_argv "$key" "$port"
     out=$TMP/server.out
@@ -309,7 +343,7 @@ run_cell() {
         why="server did not accept on 127.0.0.1:$port: $(head -c 300 "$out" | tr '\n,' ' ;')"
         say "${label[$key]} at C=$conns: $why"
         stop_server
-        row "failed,,,,,,,,,,,,,,$why"
+        row "failed,,,,,,,,,,,,,,,$why"
         failures=$((failures + 1))
         return 0
     fi
@@ -339,13 +373,13 @@ run_cell() {
     if [ -z "$line" ] || [ "$rc" -gt 1 ]; then
         why="load generator exit status $rc: $(head -c 300 "$TMP/lg.err" | tr '\n,' ' ;')"
         say "${label[$key]} at C=$conns: $why"
-        row "failed,,,,,,,,,,,,,,$why"
+        row "failed,,,,,,,,,,,,,,,$why"
         failures=$((failures + 1))
         return 0
     fi
     # The figures: the load generator's line, and the samples over its measured window
     # (the last DURATION seconds before it exited).
-    awk -v line="$line" -v rc="$rc" -v r0="$r0" -v t1="$t1" -v d="$DURATION" -v hz="$CLK_TCK" '
+    awk -v line="$line" -v rc="$rc" -v r0="$r0" -v busy="$BUSY" -v t1="$t1" -v d="$DURATION" -v hz="$CLK_TCK" '
         BEGIN {
             n = split(line, f, " ")
             for (i = 2; i <= n; i++) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
@@ -362,9 +396,9 @@ run_cell() {
             cpu = (ticks[NR] - ticks[best]) / hz
             if (hwm < rss) hwm = rss
             status = rc == 0 ? "ok" : "errors"
-            printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%d,%d,%d,%.3f,%.3f,\n", status, v["rps"], v["p50_us"],
+            printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%d,%d,%d,%.3f,%.3f,%d,\n", status, v["rps"], v["p50_us"],
                    v["p99_us"], v["p999_us"], v["requests"], v["errors"], v["connect_failed"],
-                   v["stalled"], hwm, r0, thr, cpu, win
+                   v["stalled"], hwm, r0, thr, cpu, win, busy
         }' "$samples" > "$TMP/row"
     row "$(cat "$TMP/row")"
     awk -F, -v l="${label[$key]}" -v c="$conns" -v p="$pin" 'END {
@@ -404,6 +438,7 @@ echo "$SCALE_HEADER" > "$SCALE_CSV"
 scale_run() {
     local limit=$1 bench=$2 mode=$3 n=$4 rep=$5 t0 t1 rc=0
     shift 5
+    quiet_wait
     say "scale rep $rep: $bench $mode${n:+ N=$n}"
     t0=$EPOCHREALTIME
     timeout "$limit" "$@" > "$TMP/scale.out" 2>&1 &
@@ -440,7 +475,12 @@ if [ "$SCALE" = 1 ]; then
             say "skipping sleepers_n unpatched N=10000: $why"
             echo "sleepers_n,unpatched,10000,$rep,skipped,,,,,,,${why//,/;}" >> "$SCALE_CSV"
         fi
-        say "sleepers_n unpatched N=100000: not run: the machine's pid_max ($(cat /proc/sys/kernel/pid_max)) is below 100,000 threads"
+        if why=$(headroom 100000); then
+            scale_run 120 sleepers_n unpatched 100000 "$rep" "$B/legacy/sleepers_n" 100000
+        else
+            [ "$rep" = 1 ] && say "skipping sleepers_n unpatched N=100000: $why"
+            echo "sleepers_n,unpatched,100000,$rep,skipped,,,,,,,${why//,/;}" >> "$SCALE_CSV"
+        fi
         scale_run 120 sleepers runtime 1000000 "$rep" "$B/bench/sleepers" 1000000
         scale_run 60 switch runtime "" "$rep" "$B/bench/switch"
         scale_run 60 spawn runtime "" "$rep" "$B/bench/spawn"
@@ -468,7 +508,7 @@ awk -F, -v payload="$PAYLOAD" -v order="${SERVERS[*]}" -v pins="${PIN_MODES[*]}"
             add(k, "rss", $15 / 1024); add(k, "per", ($15 - $16) / $4); add(k, "thr", $17)
             add(k, "cpu", $19 > 0 ? 100 * $18 / $19 : 0); add(k, "err", $12); add(k, "cf", $13)
             add(k, "st", $14)
-        } else if (note[k] == "") note[k] = $6 ": " $20
+        } else if (note[k] == "") note[k] = $6 ": " $21
     }
     END {
         nserv = split(order, sv, " "); npin = split(pins, pv, " "); nc = split(cl, cv, ",")
@@ -498,14 +538,15 @@ cmdline+=" --conns $CONNS --payload $PAYLOAD --reps $REPS --warmup $WARMUP --dur
 echo "## compare.sh: libgreen $git_rev, $machine"
 echo
 echo "\`$cmdline\` (B=$B). Closed-loop echo of $PAYLOAD B messages by bench/loadgen on 127.0.0.1;"
-echo "medians of $REPS run(s) with min..max; pinned: server on CPU 0, load generator on CPU 1."
+echo "medians of $REPS run(s)$([ "$REPS" -gt 1 ] && echo " with (min..max)"); pinned: server on CPU 0, load generator on CPU 1."
 echo
-echo "| C | server | pinning | req/s (min..max) | p50 µs | p99 µs (min..max) | p99.9 µs | peak RSS MiB (min..max) | RSS/conn KiB | OS threads | server CPU % | stalled | errors |"
+echo "| C | server | pinning | req/s | p50 µs | p99 µs | p99.9 µs | peak RSS MiB | RSS/conn KiB | OS threads | server CPU % | stalled | errors |"
 echo "|---:|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|"
-awk -F, 'NR > 1 {
+awk -F, 'function sp(m, lo, hi) { return lo == hi ? m : m " (" lo ".." hi ")" }
+NR > 1 {
     if ($6 == 0) { printf "| %s | %s | %s | %s | | | | | | | | | |\n", $4, $2, $3, $25; next }
-    printf "| %s | %s | %s | %s (%s..%s) | %s | %s (%s..%s) | %s | %s (%s..%s) | %s | %s | %s | %s | %s |\n",
-        $4, $2, $3, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+        $4, $2, $3, sp($7, $8, $9), $10, sp($11, $12, $13), $14, sp($15, $16, $17), $18, $19, $20,
         ($23 == $24 ? $23 : $23 " (max " $24 ")"), ($21 + $22 > 0 ? $21 "+" $22 " connect" : 0)
     if ($25 != "") printf "| | | | %s | | | | | | | | | |\n", $25
 }' "$AGG"
@@ -515,7 +556,7 @@ if [ "$SCALE" = 1 ]; then
     echo "Scale: each row one program, wall time of the whole process and its peak RSS (VmHWM);"
     echo "sleepers_n is an unmodified program starting N pthreads that each sleep(1)."
     echo
-    echo "| benchmark | N | mode | wall s (min..max) | peak RSS MiB (min..max) | OS threads | figure |"
+    echo "| benchmark | N | mode | wall s | peak RSS MiB | OS threads | figure |"
     echo "|---|---:|---|---|---|---:|---|"
     awk -F, '
         function med(s,    a, n, i, j, x) {
@@ -524,10 +565,13 @@ if [ "$SCALE" = 1 ]; then
             lo = a[1]; hi = a[n]
             return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
         }
+        function sp(fmt, m, l, h) {
+            return l == h ? sprintf(fmt, m) : sprintf(fmt " (" fmt ".." fmt ")", m, l, h)
+        }
         NR > 1 {
-            k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $11 SUBSEP $12
+            k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $11 SUBSEP ($5 == "ok" ? $12 : "")
             if (!(k in seen)) { seen[k] = 1; keys[++nk] = k }
-            if ($5 != "ok") { note[k] = $5 ": " $12; continue }
+            if ($5 != "ok") { note[k] = $5 ": " $12; next }
             w[k] = w[k] " " $6; r[k] = r[k] " " $7; t[k] = t[k] " " $8; v[k] = v[k] " " $10
         }
         END {
@@ -535,12 +579,12 @@ if [ "$SCALE" = 1 ]; then
                 k = keys[i]; split(k, f, SUBSEP)
                 n = f[3] == "" ? "" : f[3]
                 if (w[k] == "") { printf "| %s | %s | %s | %s | | | |\n", f[1], n, f[2], note[k]; continue }
-                wm = med(w[k]); wl = lo; wh = hi
+                wall = sp("%.2f", med(w[k]), lo, hi)
                 fig = ""
-                if (f[4] == "ns") { fm = med(v[k]); fig = sprintf("%s %.1f ns (%.1f..%.1f)", f[5], fm, lo, hi) }
-                if (r[k] ~ /[0-9]/) { rm = med(r[k]); rss = sprintf("%.0f (%.0f..%.0f)", rm, lo, hi) } else rss = ""
+                if (f[4] == "ns") fig = f[5] " " sp("%.1f", med(v[k]), lo, hi) " ns"
+                rss = r[k] ~ /[0-9]/ ? sp("%.0f", med(r[k]), lo, hi) : ""
                 th = t[k] ~ /[0-9]/ ? med(t[k]) : ""
-                printf "| %s | %s | %s | %.2f (%.2f..%.2f) | %s | %s | %s |\n", f[1], n, f[2], wm, wl, wh, rss, th, fig
+                printf "| %s | %s | %s | %s | %s | %s | %s |\n", f[1], n, f[2], wall, rss, th, fig
             }
         }' "$SCALE_CSV"
 fi
@@ -549,6 +593,7 @@ fi
 if [ ${#USER_CMD[@]} -eq 0 ]; then
     targets=$(awk -F, -v scale="$SCALE_CSV" '
         function verdict(ok, text) { printf "- %s: %s\n", ok ? "met" : "MISSED", text }
+        function ratio(a, b) { return b > 0 ? a / b : 1e9 }
         NR > 1 && $3 == "pinned" && $6 > 0 {
             rps[$1, $4] = $7; p99[$1, $4] = $11; per[$1, $4] = $18; st[$1, $4] = $23; stx[$1, $4] = $24; seen[$4] = 1
         }
@@ -557,13 +602,13 @@ if [ ${#USER_CMD[@]} -eq 0 ]; then
             for (i = 1; i <= 3; i++) {
                 c = cs[i]; if (!(("patched", c) in rps)) continue
                 if (("libev", c) in rps) {
-                    r = rps["patched", c] / rps["libev", c]
+                    r = ratio(rps["patched", c], rps["libev", c])
                     verdict(r >= 0.9, sprintf("C=%s req/s patched/libev %.2fx (target >= 0.9x): %d vs %d", c, r, rps["patched", c], rps["libev", c]))
-                    r = p99["patched", c] / p99["libev", c]
+                    r = ratio(p99["patched", c], p99["libev", c])
                     verdict(r <= 1.2, sprintf("C=%s p99 patched/libev %.2fx (target <= 1.2x): %d vs %d us", c, r, p99["patched", c], p99["libev", c]))
                 }
                 if (("go1", c) in rps) {
-                    r = rps["patched", c] / rps["go1", c]
+                    r = ratio(rps["patched", c], rps["go1", c])
                     verdict(r > 1, sprintf("C=%s req/s patched/Go GOMAXPROCS=1 %.2fx (target > 1x): %d vs %d", c, r, rps["patched", c], rps["go1", c]))
                 }
             }
@@ -571,7 +616,7 @@ if [ ${#USER_CMD[@]} -eq 0 ]; then
             if (("patched", c) in rps) {
                 verdict(stx["patched", c] == 0, sprintf("C=10000 patched stalled connections: %d (most in a run: %d) (target 0)", st["patched", c], stx["patched", c]))
                 if (("unpatched", c) in rps) {
-                    r = rps["patched", c] / rps["unpatched", c]
+                    r = ratio(rps["patched", c], rps["unpatched", c])
                     verdict(r >= 1.5, sprintf("C=10000 req/s patched/unpatched %.2fx (target >= 1.5x): %d vs %d (unpatched: %d stalled)", r, rps["patched", c], rps["unpatched", c], st["unpatched", c]))
                 }
                 verdict(per["patched", c] <= 7, sprintf("C=10000 patched RSS per connection under load %.2f KiB (target <= 7 KiB idle)", per["patched", c]))
@@ -619,13 +664,13 @@ if command -v gnuplot > /dev/null; then
     if [ ${#plots[@]} -gt 0 ]; then
         joined() { local IFS=,; local s="${plots[*]}"; echo "${s//COL/$1}"; }
         if gnuplot > "$TMP/gnuplot.err" 2>&1 <<EOF; then
-set terminal pngcairo size 1500,480 font ",10"
+set terminal pngcairo noenhanced size 1500,600 font ",10"
 set output '$base.png'
 set multiplot layout 1,3 title "compare.sh: $subject, $PAYLOAD B echo, server on CPU 0, load on CPU 1 ($git_rev)"
 set logscale x
 set xlabel 'concurrent connections'
 set grid
-set key top left
+set key outside below center horizontal maxrows 3 samplen 2
 set title 'throughput'
 set ylabel 'requests/s'
 set yrange [0:*]
