@@ -534,7 +534,7 @@ cmdline="scripts/compare.sh"
 cmdline+=" --conns $CONNS --payload $PAYLOAD --reps $REPS --warmup $WARMUP --duration $DURATION"
 [ "$PEERS" = 1 ] && cmdline+=" --peers"
 [ "$SCALE" = 1 ] && cmdline+=" --scale"
-[ ${#USER_CMD[@]} -gt 0 ] && cmdline+=" -- ${USER_CMD[*]}"
+[ ${#USER_CMD[@]} -gt 0 ] && cmdline+=" --$(printf ' %q' "${USER_CMD[@]}")"
 echo "## compare.sh: libgreen $git_rev, $machine"
 echo
 echo "\`$cmdline\` (B=$B). Closed-loop echo of $PAYLOAD B messages by bench/loadgen on 127.0.0.1;"
