@@ -116,7 +116,8 @@ say() { echo "compare: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 # ------------------------------------------------------------------------------ build
-if ! command -v gnuplot > /dev/null || [ ! -e /usr/include/ev.h ]; then
+if ! command -v gnuplot > /dev/null || [ ! -e /usr/include/ev.h ] ||
+    { [ "$PEERS" = 1 ] && ! { command -v go > /dev/null && /usr/bin/python3 -c 'import gevent' 2> /dev/null; }; }; then
     say "installing what is missing (scripts/deps.sh)"
     scripts/deps.sh || say "scripts/deps.sh failed: carrying on with what is installed"
 fi
