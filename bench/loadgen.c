@@ -35,9 +35,9 @@
  * all, RETRY_NS apart; after that it counts in connect_failed.  Warm-up starts once every
  * connection is established or has failed for good: every answered connection starts its
  * closed loop then, a later-answered one at its first echo; requests completing in the
- * warm-up are not measured.  Window: the --duration seconds after the warm-up, or up to the --count-th
- * measured request.  A request is measured when its echo completes inside the window
- * (its latency runs from the send of its first byte to the receipt of its last).
+ * warm-up are not measured.  Window: the --duration seconds after the warm-up, or up to
+ * the --count-th measured request.  A request is measured when its echo completes inside
+ * the window (its latency runs from the send of its first byte to the receipt of its last).
  *
  * Counting.  errors: connections dropped for a wrong byte, a byte too many, end of file or
  * a socket error, at any phase.  stalled: connections that were established but completed
@@ -51,9 +51,10 @@
  * source address can hold.  --sources K spreads connections round-robin over 127.0.0.1 ..
  * 127.0.0.K, each socket bound before connect with IP_BIND_ADDRESS_NO_PORT so that the
  * port is still chosen at connect time (a plain bind to port 0 would need a port unique
- * across all destinations).  Without --sources: one address, and no bind, while C is
- * under half the ephemeral range; more beyond that; and one more whenever a connect gets
- * EADDRNOTAVAIL on the newest one (loopback servers only).
+ * across all destinations).  An address whose connect gets EADDRNOTAVAIL is skipped from
+ * then on.  Without --sources (loopback servers only): one address per half ephemeral
+ * range of connections, unbound while there is only one, and one more whenever all those
+ * in use have run out of ports.
  *
  * Sockets are closed with SO_LINGER 0 (a reset), so a 10,000-connection run leaves no
  * ports in TIME_WAIT to starve the next run.
