@@ -9,8 +9,9 @@
 #                      [--results DIR] [-- ./server args {port}]
 #
 #   (no server)   the bundled tests/legacy/legacy_server ("quiet"), unpatched and patched
-#   -- cmd...     the user's server instead: {port} in its arguments becomes a free port;
-#                 readiness is a successful connect to 127.0.0.1:port, not its output
+#   -- cmd...     the user's server instead, run from the current directory: {port} in its
+#                 arguments becomes a free port; ready once 127.0.0.1:port accepts a
+#                 connection (its output is not parsed)
 #   --peers       also the peers, same load, same run: the hand-written single-thread libev
 #                 echo server (the one-core ceiling), gevent's echo server on python3-gevent,
 #                 and a goroutine-per-connection Go server at GOMAXPROCS=1 and 2
@@ -21,7 +22,7 @@
 #   --wait S      before each run, wait up to S s for the machine's CPUs to be idle (at most
 #                 10% busy; 12 x S in all): other people's work on a shared machine skews
 #                 every figure
-#   --results DIR where the CSV and PNG go (default results/)
+#   --results DIR where the CSV and PNG go (default results/ at the repository's top)
 #   B=build       the build directory; what is needed is built there with make
 #
 # Every cell (server x concurrency x pinning) runs --reps times, interleaved (rep 1 of
@@ -110,6 +111,10 @@ if [ ${#USER_CMD[@]} -gt 0 ]; then
         bad "the server command must contain {port} where the port number goes: -- ${USER_CMD[*]}"
 fi
 
+# The user's server runs from the directory compare.sh was started in (its ./paths); the
+# rest runs from the repository's top, where B and results/ are.
+USER_DIR=$PWD
+RESULTS=$(realpath -m "$RESULTS")
 cd "$(dirname "$0")/.."
 T_START=$EPOCHREALTIME
 say() { echo "compare: $*" >&2; }
@@ -346,8 +351,10 @@ run_cell() {
     port=$(free_port)
     server_argv "$key" "$port"
     out=$TMP/server.out
-    "${DEATHSIG[@]}" "${srv_pin[@]}" prlimit --nofile="$NOFILE_HARD:$NOFILE_HARD" \
-        env "${ENVV[@]}" "${ARGV[@]}" > "$out" 2>&1 < /dev/null &
+    local dir=.
+    [ ${#USER_CMD[@]} -gt 0 ] && [ "$key" = unpatched -o "$key" = patched ] && dir=$USER_DIR
+    (cd "$dir" && exec "${DEATHSIG[@]}" "${srv_pin[@]}" prlimit --nofile="$NOFILE_HARD:$NOFILE_HARD" \
+        env "${ENVV[@]}" "${ARGV[@]}") > "$out" 2>&1 < /dev/null &
     server_pid=$!
     # Ready once a connect succeeds (up to 15 s: python imports gevent first).
     for i in $(seq 150); do
