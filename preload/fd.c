@@ -37,25 +37,32 @@ struct entry {
 static struct entry *table;
 static unsigned table_lock;
 
+/* *where, reserved on first use (MAP_NORESERVE: untouched pages cost nothing); NULL if the
+ * reservation fails. */
+static void *reserve(void **where, size_t size)
+{
+    void *p = __atomic_load_n(where, __ATOMIC_ACQUIRE);
+
+    if (GREEN_LIKELY(p != NULL))
+        return p;
+    green__spin_lock(&table_lock);
+    if (!*where) {
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED)
+            __atomic_store_n(where, p, __ATOMIC_RELEASE);
+    }
+    p = *where;
+    green__spin_unlock(&table_lock);
+    return p;
+}
+
 static struct entry *slot(int fd)
 {
-    struct entry *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    struct entry *t;
 
-    if (fd < 0 || fd >= MAX_FDS)
+    if (fd < 0 || fd >= MAX_FDS || !(t = reserve((void **)&table, MAX_FDS * sizeof *t)))
         return NULL;
-    if (GREEN_UNLIKELY(!t)) {
-        green__spin_lock(&table_lock);
-        if (!table) {
-            void *p = mmap(NULL, MAX_FDS * sizeof *t, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-            if (p != MAP_FAILED)
-                __atomic_store_n(&table, (struct entry *)p, __ATOMIC_RELEASE);
-        }
-        t = table;
-        green__spin_unlock(&table_lock);
-        if (!t)
-            return NULL;
-    }
     return &t[fd];
 }
 
@@ -94,24 +101,25 @@ void green__fd_socket(int fd, int on)
 {
     unsigned char *s = __atomic_load_n(&green__sockets, __ATOMIC_ACQUIRE);
 
-    if (fd < 0 || fd >= MAX_FDS)
+    if (fd < 0 || fd >= MAX_FDS || (!s && !on))
         return;
-    if (!s) {
-        if (!on)
-            return;
-        green__spin_lock(&table_lock);
-        if (!green__sockets) {
-            void *p = mmap(NULL, MAX_FDS, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-            if (p != MAP_FAILED)
-                __atomic_store_n(&green__sockets, (unsigned char *)p, __ATOMIC_RELEASE);
-        }
-        s = green__sockets;
-        green__spin_unlock(&table_lock);
-        if (!s)
-            return;
-    }
+    if (!s && !(s = reserve((void **)&green__sockets, MAX_FDS)))
+        return;
     s[fd] = (unsigned char)on;
+}
+
+/* The lowest number of the top `span` descriptors the soft limit allows (capped at
+ * MAX_FDS), where the shim keeps descriptors of its own; 0 if there is no such room or the
+ * limit can't be read. */
+int green__fd_top(int span)
+{
+    struct rlimit rl;
+    int top;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 0;
+    top = (int)(rl.rlim_cur > MAX_FDS ? MAX_FDS : rl.rlim_cur) - span;
+    return top > 0 ? top : 0;
 }
 
 int green__fd_get(int fd, struct green__fd *f)
@@ -213,13 +221,12 @@ static struct {
 
 int green__fd_park_waiters(int fd)
 {
-    struct rlimit rl;
     int h, floor;
     size_t moved;
 
-    if (!green__hub_fd_followed(fd) || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+    if (!green__hub_fd_followed(fd))
         return 0;
-    floor = (int)(rl.rlim_cur > (1u << 20) ? (1u << 20) : rl.rlim_cur) - 16 - HIDDEN_MAX;
+    floor = green__fd_top(16 + HIDDEN_MAX);
     h = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, floor > fd ? floor : fd + 1);
     if (h < 0)
         return 0;

@@ -83,6 +83,9 @@ static inline int green__fd_is_socket(int fd)
     return s && (unsigned)fd < GREEN_MAX_FDS && s[fd];
 }
 void green__fd_socket(int fd, int on);
+/* The lowest of the top span descriptor numbers (soft limit; 0 if none): where the shim
+ * keeps descriptors of its own, out of the program's way. */
+int green__fd_top(int span);
 
 /* The facts of fd now, into *f; -1 with errno set (EBADF) if fd is not open. */
 int green__fd_get(int fd, struct green__fd *f);

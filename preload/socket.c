@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -558,13 +557,9 @@ GREEN_EXPORT int fcntl(int fd, int cmd, ...) __attribute__((alias("fcntl64")));
  * many programs, and their tests, expect the lowest free number. */
 static int high(int fd)
 {
-    struct rlimit rl;
-    int moved, floor;
+    int moved, floor = green__fd_top(16);
 
-    if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 64)
-        return fd;
-    floor = (int)(rl.rlim_cur > (1u << 20) ? (1u << 20) : rl.rlim_cur) - 16;
-    if (fd >= floor)
+    if (fd < 0 || floor < 48 || fd >= floor) /* 48: a soft limit under 64 keeps its order */
         return fd;
     moved = REAL(fcntl64)(fd, F_DUPFD_CLOEXEC, floor);
     if (moved < 0)
