@@ -26,7 +26,7 @@ ifeq ($(CTX),ucontext)
 else
   CTX_SRC := runtime/ctx_$(CTX).S
 endif
-LIBS    := -lev -lpthread
+LIBS    := -lev -lpthread -lunwind
 
 RT_SRC  := $(wildcard runtime/*.c)
 RT_SRC  := $(filter-out runtime/ctx_%.c,$(RT_SRC)) $(CTX_SRC)

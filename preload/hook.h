@@ -49,7 +49,12 @@ static inline int green__bypass(unsigned family)
     if (GREEN_UNLIKELY(!(green__patched & family)) || GREEN_UNLIKELY(green__tls_real))
         return 1;
     l = green__tls;
-    return l && (l->in_runtime || l->sched.current == l->sched.hub);
+    if (!l)
+        return 0;
+    if (l->in_runtime || l->sched.current == l->sched.hub)
+        return 1;
+    l->stats.family = family; /* GREEN_STATS counts this hook's waits under its family */
+    return 0;
 }
 
 /* ---------------------------------------------------------------------- fd.c
@@ -114,6 +119,9 @@ int green__fcntl_lock(int fd, int cmd, void *arg);
 /* Copy n bytes the program passed, as the kernel would: -EFAULT for an unreadable
  * address instead of a fault inside the shim (process_vm_readv on ourselves). */
 int green__copy_in(void *dst, const void *src, size_t n);
+
+/* signal.c: lets the runtime run the program's handlers of its reserved signals. */
+void green__signal_init(void);
 
 /* ---------------------------------------------------------------------- io.c
  *

@@ -10,12 +10,15 @@
  *                     each optionally prefixed with "-" to remove it: "all,-thread".
  *                     Default: all when libgreen.so is in LD_PRELOAD; none when a program
  *                     merely links -lgreen for the API (it opts in by setting GREEN_PATCH).
- *   GREEN_STACK_SIZE  see runtime/config.c.
+ *   GREEN_STACK_SIZE, GREEN_STATS, GREEN_DUMP_SIGNAL, GREEN_BLOCK_WARN_MS: see
+ *                     runtime/config.c.
  *   GREEN_DEBUG       0 or 1: print the settings in force at start.
  *
  * Until the constructor has run, green__patched is 0 and every hook passes through.
  */
 #define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +35,12 @@ static const struct {
     {"thread", GREEN_F_THREAD}, {"process", GREEN_F_PROCESS}, {"dns", GREEN_F_DNS},
     {"stdio", GREEN_F_STDIO},   {"all", GREEN_F_ALL},         {"none", 0},
 };
+
+/* For GREEN_STATS, by bit number of GREEN_F_*. */
+static const char *const family_names[] = {"socket",  "select", "time", "thread",
+                                           "process", "dns",    "stdio"};
+
+_Static_assert(sizeof family_names / sizeof *family_names <= GREEN_FAMILIES, "stats.c counts");
 
 static void bad(const char *var, const char *value, const char *accepted)
 {
@@ -79,9 +88,17 @@ static void print_settings(unsigned bits)
                 strcat(list, ",");
             strcat(list, families[i].name);
         }
-    green__say("libgreen %s: patched families: %s; stack size %zuk; guards: %s", GREEN_VERSION,
-               *list ? list : "none", green__config()->stack_size >> 10,
-               green__stack_guard_mode());
+    const struct green__config *c = green__config();
+    char dump[32] = "off", warn[32] = "off";
+
+    if (c->dump_signal)
+        snprintf(dump, sizeof dump, "SIG%s", sigabbrev_np(c->dump_signal));
+    if (c->block_warn_ms)
+        snprintf(warn, sizeof warn, "%u ms", c->block_warn_ms);
+    green__say("libgreen %s: patched families: %s; stack size %zuk; guards: %s; stats: %s; "
+               "dump signal: %s; block warning: %s", GREEN_VERSION, *list ? list : "none",
+               c->stack_size >> 10, green__stack_guard_mode(), c->stats ? "on" : "off", dump,
+               warn);
 }
 
 __attribute__((constructor(101))) static void green_preload_init(void)
@@ -92,7 +109,9 @@ __attribute__((constructor(101))) static void green_preload_init(void)
     unsigned bits;
 
     green__real_init();
-    green__config(); /* validates GREEN_STACK_SIZE now, not at the first spawn */
+    green__config(); /* validates the runtime's settings now, not at the first spawn */
+    green__family_names = family_names;
+    green__signal_init();
     if (debug && strcmp(debug, "0") && strcmp(debug, "1"))
         bad("GREEN_DEBUG", debug, "give 0 or 1");
     if (patch)

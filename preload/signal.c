@@ -9,6 +9,11 @@
  * ends the main green thread's interruptible wait accordingly (internal.h, "signals").
  * sigaction reports the program's own handler, flags and mask back to it, never the
  * trampoline.  Handlers installed before the constructor are not wrapped.
+ *
+ * The signals the runtime keeps for itself while it is asked to (GREEN_DUMP_SIGNAL, and
+ * the blocking monitor's samples, runtime/monitor.c) stay with the runtime's handler in
+ * the kernel: what the program installs for them is kept here only, reported back to it
+ * as its own, and run by the runtime's handler through green__signal_program.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -43,6 +48,45 @@ static int is_handler(const struct sigaction *act)
     return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
 }
 
+/* The runtime's handler of a reserved signal runs the program's, if it has one. */
+static int program_handler(int sig, void *si, void *uc)
+{
+    if (sig <= 0 || sig >= NSIG || !wrapped[sig])
+        return 0;
+    trampoline(sig, si, uc);
+    return 1;
+}
+
+void green__signal_init(void)
+{
+    green__signal_program = program_handler;
+}
+
+static int reserved_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    static int warned;
+    struct sigaction prev = user[sig]; /* zeroed until set: SIG_DFL, as the kernel says */
+
+    if (act && is_handler(act)) {
+        if (!wrapped[sig])
+            __atomic_add_fetch(&green__signal_handlers, 1, __ATOMIC_RELAXED);
+        wrapped[sig] = 1;
+        if (sig == green__config()->dump_signal && !warned++)
+            green__say("the program installs its own handler for SIG%s, which GREEN_DUMP_SIGNAL "
+                       "uses: each SIG%s now prints a dump and then runs the program's handler; "
+                       "choose another signal to keep them apart", sigabbrev_np(sig),
+                       sigabbrev_np(sig));
+    } else if (act && wrapped[sig]) {
+        wrapped[sig] = 0;
+        __atomic_sub_fetch(&green__signal_handlers, 1, __ATOMIC_RELAXED);
+    }
+    if (act)
+        user[sig] = *act;
+    if (old)
+        *old = prev;
+    return 0;
+}
+
 GREEN_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     struct sigaction kernel_old, mine, prev;
@@ -51,6 +95,20 @@ GREEN_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigactio
     if (!green__patched || (green__tls && green__tls->in_runtime) || sig <= 0 || sig >= NSIG ||
         sig == SIGKILL || sig == SIGSTOP)
         return REAL(sigaction)(sig, act, old);
+    if (green__signal_reserved(sig)) {
+        /* The kernel installs act before it finds old unwritable. */
+        struct sigaction a;
+        if (act && green__copy_in(&a, act, sizeof a) < 0) {
+            errno = EFAULT;
+            return -1;
+        }
+        if (old && green__copy_in(&kernel_old, old, sizeof kernel_old) < 0) {
+            reserved_sigaction(sig, act ? &a : NULL, NULL);
+            errno = EFAULT;
+            return -1;
+        }
+        return reserved_sigaction(sig, act ? &a : NULL, old);
+    }
     was_wrapped = wrapped[sig];
     prev = user[sig];
     if (act && is_handler(act)) {

@@ -106,14 +106,31 @@ static void describe_wait(const struct green_thread *t, char *buf, size_t len)
     }
 }
 
-void green__report_threads(const char *headline)
+/* The backtrace of t: the running thread's from uc (a signal interrupted it) or from here;
+ * a parked or ready thread's from its saved context; none for an ended one. */
+static int thread_bt(const struct green_thread *t, const struct green_thread *cur, void *uc,
+                     void **ips)
+{
+    if (t == cur)
+        return uc ? green__bt_signal(uc, ips, GREEN_BT_MAX) : green__bt_here(ips, GREEN_BT_MAX);
+    if (t->state == GREEN_READY || t->state == GREEN_WAITING)
+        return green__bt_thread(t, ips, GREEN_BT_MAX);
+    return 0;
+}
+
+void green__report_threads(const char *headline, void *uc)
 {
     struct green__local *l = green__local_peek();
     struct green__list *n;
+    void *ips[GREEN_BT_MAX], *last[GREEN_BT_MAX];
+    int depth, last_depth = 0;
+    unsigned long long last_seq = 0;
 
     green__say("%s", headline);
     if (!l)
         return;
+    if (l->sched.current == l->sched.hub)
+        green__say("  (the hub runs: every green thread is parked or ready)");
     for (n = l->sched.all.next; n != &l->sched.all; n = n->next) {
         struct green_thread *t = green__container_of(n, struct green_thread, all);
         char what[160] = "";
@@ -123,6 +140,16 @@ void green__report_threads(const char *headline)
                    t->name, t->name[0] ? "\"" : "", green__state_name(t->state),
                    t->state == GREEN_WAITING ? " on " : "", what,
                    t->killed ? " (killed)" : "");
+        depth = thread_bt(t, l->sched.current, uc, ips);
+        /* Threads started together park at the same place: say so once. */
+        if (depth && depth == last_depth && !memcmp(ips, last, sizeof *ips * (size_t)depth)) {
+            green__say("      (same backtrace as #%llu)", last_seq);
+            continue;
+        }
+        green__bt_print(ips, depth, t == l->sched.current && uc, "      ");
+        memcpy(last, ips, sizeof *ips * (size_t)depth);
+        last_depth = depth;
+        last_seq = (unsigned long long)t->seq;
     }
 }
 

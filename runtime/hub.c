@@ -61,6 +61,7 @@ struct fd_wait;
 
 struct green__hub {
     struct ev_loop *loop;
+    struct green__local *local;
     ev_async async;
     unsigned post_lock;
     struct green__waiter *post_head, *post_tail;
@@ -529,13 +530,33 @@ static void syserr(const char *msg)
     green__panic("hub: libev: %s (errno %d)", msg, errno);
 }
 
+/* libev calls these around its blocking poll: the OS thread is idle in between (stats.c,
+ * and the blocking monitor, which must not take an idle hub for a busy thread). */
+static void idle_begin(struct ev_loop *loop)
+{
+    struct green__local *l = ((struct green__hub *)ev_userdata(loop))->local;
+
+    __atomic_store_n(&l->stats.idle, 1, __ATOMIC_RELAXED);
+    if (green__stats_on)
+        l->stats.idle_since = green_now();
+}
+
+static void idle_end(struct ev_loop *loop)
+{
+    struct green__local *l = ((struct green__hub *)ev_userdata(loop))->local;
+
+    if (green__stats_on)
+        l->stats.idle_ns += green_now() - l->stats.idle_since;
+    __atomic_store_n(&l->stats.idle, 0, __ATOMIC_RELAXED);
+}
+
 struct green__hub *green__hub_init(struct green__local *l)
 {
     struct green__hub *h = calloc(1, sizeof *h);
 
-    (void)l;
     if (!h)
         green__panic("hub: no memory");
+    h->local = l;
     ev_set_syserr_cb(syserr);
     green__runtime_enter();
     h->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
@@ -544,6 +565,8 @@ struct green__hub *green__hub_init(struct green__local *l)
     if (!h->loop)
         green__panic("hub: libev could not create a loop");
     ev_set_userdata(h->loop, h);
+    if (green__stats_on || green__config()->block_warn_ms)
+        ev_set_loop_release_cb(h->loop, idle_begin, idle_end);
     ev_async_init(&h->async, async_cb);
     ev_async_start(h->loop, &h->async);
     ev_unref(h->loop);

@@ -32,19 +32,55 @@ void green__panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 
 /* One line "green: <message>" on stderr, written with the raw system call (safe in a
  * signal handler and from inside any hook). */
 void green__say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Print what every green thread of this OS thread is doing (deadlock report, dumps). */
-void green__report_threads(const char *headline);
+/* Print what every green thread of this OS thread is doing (deadlock report, dumps), each
+ * with its backtrace; uc: the ucontext of the code a signal interrupted, or NULL. */
+void green__report_threads(const char *headline, void *uc);
 /* Install the SIGSEGV handler that turns a guard-page hit into a stack overflow report,
  * and this OS thread's alternate signal stack.  Idempotent per OS thread. */
 void green__overflow_init(void);
+
+/* ------------------------------------------------------------- backtrace.c */
+
+/* Return addresses, innermost first, at most max: of the caller, of the code a signal
+ * interrupted (uc: the handler's third argument), of a parked green thread. */
+int green__bt_here(void **ips, int max);
+int green__bt_signal(void *uc, void **ips, int max);
+struct green_thread;
+int green__bt_thread(const struct green_thread *t, void **ips, int max);
+/* One line per frame, "<indent>#i function+0xoff (object)"; exact0: ips[0] is an
+ * interrupted pc rather than a return address. */
+void green__bt_print(void *const *ips, int n, int exact0, const char *indent);
+
+/* --------------------------------------------------------------- monitor.c */
+
+struct green__local;
+/* Once per process, at the first OS thread's state: the dump signal's handler
+ * (GREEN_DUMP_SIGNAL) and the blocking monitor's thread (GREEN_BLOCK_WARN_MS). */
+void green__monitor_init(void);
+/* Put an OS thread's state on the list (at its creation) and take it off (at its end). */
+void green__monitor_register(struct green__local *l);
+void green__monitor_unregister(struct green__local *l);
+/* In a child after fork: l is the only OS thread, and the monitor's thread is gone. */
+void green__monitor_fork_child(struct green__local *l);
+/* Is sig one the runtime handles itself (the dump signal, the monitor's samples)? */
+int green__signal_reserved(int sig);
+/* Set by the preload shim: run the program's own handler for a reserved signal, if it
+ * installed one through the shim; returns 0 if it has none. */
+extern int (*green__signal_program)(int sig, void *si, void *uc);
 
 /* ----------------------------------------------------------------- config.c */
 
 /* Settings read once from the environment; a bad value stops the program with exit status
  * 2 and one line naming the variable, the value and what is accepted. */
 struct green__config {
-    size_t stack_size; /* GREEN_STACK_SIZE, default 256 KiB */
+    size_t stack_size;      /* GREEN_STACK_SIZE, default 256 KiB */
+    int stats;              /* GREEN_STATS: report at exit */
+    int dump_signal;        /* GREEN_DUMP_SIGNAL: 0 off */
+    unsigned block_warn_ms; /* GREEN_BLOCK_WARN_MS: 0 off */
 };
+/* The watchdog's signal, sent to an OS thread whose green thread runs too long, to take
+ * its backtrace (monitor.c).  Never accepted as GREEN_DUMP_SIGNAL. */
+#define GREEN_SAMPLE_SIGNAL (SIGRTMAX - 1)
 const struct green__config *green__config(void);
 /* Parse a size such as "256k", "1M", "65536"; -EINVAL if malformed or out of [lo, hi]. */
 int green__parse_size(const char *s, size_t lo, size_t hi, size_t *out);
@@ -183,12 +219,65 @@ struct green__sched {
 };
 
 /* Per OS thread. */
+/* ------------------------------------------------------------------ stats.c
+ *
+ * Counters of one OS thread's scheduler.  switches, created and peak_alive are always
+ * kept (an add each); the timings only under GREEN_STATS=1 (green__stats_on), as they
+ * read the clock at every switch.  The blocking monitor (monitor.c) reads switches and
+ * idle from its own OS thread, hence the relaxed atomics on them.
+ */
+#define GREEN_BT_MAX 24
+#define GREEN_FAMILIES 8 /* preload/hook.h's GREEN_F_* bits, one counter each */
+struct green__stats {
+    uint64_t switches;
+    int idle;                       /* the hub is blocked in the kernel */
+    uint64_t created;               /* green threads spawned, main not counted */
+    size_t peak_alive;
+    unsigned family;                /* GREEN_F_* bit of the hook running, 0 for the API */
+    /* GREEN_STATS=1 only: */
+    int64_t run_start;              /* when the running thread was switched to */
+    int64_t idle_since, idle_ns;    /* the hub's time blocked in the kernel */
+    int64_t longest_run;            /* the longest run without a switch, and its thread */
+    uint64_t longest_seq;
+    char longest_name[16];
+    void *longest_at[GREEN_BT_MAX]; /* where that run ended (it switched away there) */
+    int longest_depth;
+    uint64_t waits[GREEN_WAIT_OTHER + 1], family_waits[GREEN_FAMILIES + 1];
+    int64_t waited[GREEN_WAIT_OTHER + 1], family_waited[GREEN_FAMILIES + 1];
+};
+extern int green__stats_on;
+/* The preload shim names the families for the report (NULL: waits by kind only). */
+extern const char *const *green__family_names;
+/* GREEN_STATS=1: a switch from prev (the running thread) is about to happen. */
+void green__stats_switch(struct green__local *l, struct green_thread *prev);
+/* GREEN_STATS=1: the current thread waited `ns` in a wait of kind `kind`, started by a
+ * hook of `family` (a GREEN_F_* bit, 0 for the API). */
+void green__stats_wait(struct green__local *l, int kind, unsigned family, int64_t ns);
+/* Fold an ending OS thread's counters into the process's totals. */
+void green__stats_fold(const struct green__stats *st);
+/* Register the report at exit (GREEN_STATS=1); once per process. */
+void green__stats_init(void);
+/* In a child after fork: count afresh (the child reports its own work). */
+void green__stats_fork_child(struct green__stats *st);
+
 struct green__local {
     struct green__sched sched;
     struct green__hub *hub;
     struct green__stack_cache stacks;
     int in_runtime; /* >0: the runtime calls libc for itself; hooks must pass through */
+    struct green__stats stats;
+    /* monitor.c: every OS thread with green threads is on one list, under green__locals_lock */
+    struct green__list registered;
+    int tid;
+    int sample_pending;             /* the monitor asked this OS thread for a backtrace */
+    uint64_t wd_switches;           /* the monitor's view: switch count last seen, */
+    int64_t wd_since;               /* since when, */
+    int wd_reported;                /* and whether this run was reported, */
+    uint64_t wd_reported_seq;       /* for which thread */
+    char wd_reported_name[16];
 };
+extern struct green__list green__locals;
+extern unsigned green__locals_lock;
 
 extern __thread struct green__local *green__tls __attribute__((tls_model("initial-exec")));
 /* Set on OS threads that must never become green (pool workers): hooks pass through. */
@@ -381,6 +470,8 @@ void green__fork_child(void);
 int green__pool_run(void (*fn)(void *), void *arg);
 /* Real OS threads the pool has started (the deadlock check discounts them). */
 int green__pool_threads(void);
+/* Jobs run by the pool since the process started (GREEN_STATS). */
+uint64_t green__pool_jobs(void);
 /* After fork, in the child: the workers are gone. */
 void green__pool_fork_child(void);
 

@@ -35,6 +35,7 @@ struct job {
     struct green__waiter w;
 };
 
+static uint64_t jobs;
 static unsigned queue_lock;
 static struct job *head, *tail;
 static int threads, idle;
@@ -124,10 +125,16 @@ int green__pool_run(void (*fn)(void *), void *arg)
     if (wake)
         syscall(SYS_futex, &queue_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 
+    __atomic_add_fetch(&jobs, 1, __ATOMIC_RELAXED);
     green__hub_job_begin();
     r = green__waiter_wait(&j.w, &j.lock, &j.q, GREEN_NO_DEADLINE, GREEN_WAIT_POOL, fn);
     green__hub_job_end();
     return r;
+}
+
+uint64_t green__pool_jobs(void)
+{
+    return __atomic_load_n(&jobs, __ATOMIC_RELAXED);
 }
 
 void green__pool_fork_child(void)

@@ -171,11 +171,18 @@ static inline void after_switch(struct green__sched *s)
         reap(s);
 }
 
+_Static_assert(offsetof(struct green__local, sched) == 0, "switch_to finds the local at s");
+
 static inline void switch_to(struct green__sched *s, struct green_thread *next)
 {
     struct green_thread *prev = s->current;
+    struct green__local *l = (struct green__local *)s;
 
     prev->saved_errno = errno;
+    /* The blocking monitor reads the count from its own OS thread (monitor.c). */
+    __atomic_store_n(&l->stats.switches, l->stats.switches + 1, __ATOMIC_RELAXED);
+    if (GREEN_UNLIKELY(green__stats_on))
+        green__stats_switch(l, prev);
     if (GREEN_UNLIKELY(prev->stack.flags & GREEN_STACK_CANARY) &&
         *(uint64_t *)prev->stack.lo != GREEN_STACK_CANARY_VALUE) {
         green__say("stack overflow in green thread #%llu \"%s\": its %zu KiB stack was "
@@ -184,7 +191,7 @@ static inline void switch_to(struct green__sched *s, struct green_thread *next)
                    (unsigned long long)prev->seq, prev->name, prev->stack.size >> 10);
         abort();
     }
-    s->current = next;
+    __atomic_store_n(&s->current, next, __ATOMIC_RELAXED);
     next->state = GREEN_RUNNING;
     green__ctx_switch(&prev->ctx, &next->ctx);
     after_switch(s);
@@ -202,8 +209,12 @@ static inline struct green_thread *pick_next(struct green__sched *s)
 
 int green__sched_park(void)
 {
-    struct green__sched *s = &green__local()->sched;
+    struct green__local *l = green__local();
+    struct green__sched *s = &l->sched;
     struct green_thread *cur = s->current;
+    int64_t since = GREEN_UNLIKELY(green__stats_on) ? green_now() : 0;
+    int kind = cur->wait.kind;
+    unsigned family = l->stats.family; /* the hook that waits; others change it meanwhile */
 
     if (cur->killed && cur->wait.killable && !cur->nokill) {
         cur->wait.kind = GREEN_WAIT_NONE;
@@ -211,6 +222,8 @@ int green__sched_park(void)
     }
     cur->state = GREEN_WAITING;
     switch_to(s, pick_next(s));
+    if (GREEN_UNLIKELY(since))
+        green__stats_wait(l, kind, family, green_now() - since);
     cur->wait.kind = GREEN_WAIT_NONE;
     return cur->wake_code;
 }
@@ -291,9 +304,11 @@ static void local_term(void *arg)
          * safely, so the state stays (a bounded leak, reported). */
         green__say("an OS thread ended with %zu green threads still alive; they will never "
                    "run again", s->alive - 1);
+        green__monitor_unregister(l);
         green__tls = NULL;
         return;
     }
+    green__monitor_unregister(l);
     green__hub_term(l);
     green__stack_put(&s->hub->stack);
     free(s->hub);
@@ -338,7 +353,11 @@ struct green__local *green__local_init(void)
     s->main = s->current = m;
     s->alive = 1;
 
+    green__monitor_init(); /* before the hub, which times its sleeps under GREEN_STATS */
     start_hub(l);
+    l->stats.peak_alive = 1;
+    l->stats.run_start = green_now();
+    green__monitor_register(l);
 
     green__overflow_init();
     green__runtime_enter();
@@ -378,6 +397,7 @@ void green__fork_child(void)
     l->sched.main = l->sched.current = cur;
     l->sched.alive = 1;
     start_hub(l);
+    green__monitor_fork_child(l);
 }
 
 /* ------------------------------------------------------------ the public API */
@@ -431,6 +451,9 @@ GREEN_EXPORT green_t green_spawn_attr(const green_attr_t *attr, void *(*fn)(void
     green__list_push_back(&s->runq, &t->link);
     green__list_push_back(&s->all, &t->all);
     s->alive++;
+    l->stats.created++;
+    if (s->alive > l->stats.peak_alive)
+        l->stats.peak_alive = s->alive;
     return green__handle(t);
 }
 
@@ -681,7 +704,7 @@ int green__sched_check_deadlock(int hub_has_work)
     if (!woke)
         return 0;
     green__report_threads("deadlock: every green thread is waiting and nothing can wake "
-                          "any of them; failing the wait with EDEADLK");
+                          "any of them; failing the wait with EDEADLK", NULL);
     for (n = s->all.next; n != &s->all; n = n->next) {
         struct green_thread *t = green__container_of(n, struct green_thread, all);
         if (t->state == GREEN_WAITING && t->wait.killable && (!main_waits || t == s->main))

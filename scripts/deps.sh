@@ -8,6 +8,7 @@ set -eu
 # package:file-that-proves-it-is-installed
 need="
 libev-dev:/usr/include/ev.h
+libunwind-dev:/usr/include/x86_64-linux-gnu/libunwind.h
 libcriterion-dev:/usr/include/criterion/criterion.h
 pkg-config:/usr/bin/pkg-config
 gcc:/usr/bin/gcc
