@@ -9,10 +9,10 @@
 # when one of them changes, and the files that bake them in ($(B)/greenrun, $(B)/green.pc)
 # depend on it, so `make; make install PREFIX=/usr` installs files that say /usr.
 #
-# Their test is the `install` suite of $(B)/test_preload (tests/preload/test_install.c): it
-# runs `make install` and `make uninstall` into a DESTDIR of its own from the repository
-# root, which it finds in GREEN_SRC_DIR, exported here to the test-preload recipe.
-# `make test-install` runs that suite alone.
+# Their tests are the `install`, `greenrun` and `man` suites of $(B)/test_preload
+# (tests/preload/test_install.c): they run `make install` and `make uninstall` into a
+# DESTDIR of their own from the repository root, which they find in GREEN_SRC_DIR,
+# exported here to the test-preload recipe.  `make test-install` runs those suites alone.
 
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
@@ -54,4 +54,5 @@ test-preload: $(B)/greenrun
 
 test-install: $(B)/libgreen.so $(B)/greenrun $(B)/legacy/sleepers $(B)/test_preload
 	GREEN_SRC_DIR=$(abspath .) GREEN_LIB=$(abspath $(B)/libgreen.so) \
-	    GREEN_LEGACY_DIR=$(abspath $(B)/legacy) $(B)/test_preload --filter 'install/*'
+	    GREEN_LEGACY_DIR=$(abspath $(B)/legacy) $(B)/test_preload \
+	    --filter '@(install|greenrun|man)/*' --jobs 2
