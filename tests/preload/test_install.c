@@ -15,9 +15,9 @@
  *   man       both pages render with man -l and groff -ww without a warning, and name
  *             every setting, family and option.
  *
- * The repository is $GREEN_SRC_DIR (mk/install.mk); make runs there as a child, so it
- * inherits the variables `make test` was given (CFLAGS, B) and rebuilds nothing but the two
- * files that bake the install directories in.  Two stagings at once would write those two
+ * The repository is $GREEN_SRC_DIR (mk/install.mk); make runs there as a child with the
+ * build directory the tests use (B=) and rebuilds nothing but the two files that bake the
+ * install directories in.  Two stagings at once would write those two
  * files together, so staging holds a lock (flock on the Makefile) around make.
  */
 #include "common.h"
@@ -133,18 +133,24 @@ static char *child_stderr(struct legacy *p)
     return s;
 }
 
-/* make -s -C $GREEN_SRC_DIR <target> DESTDIR=dir PREFIX=/usr, under the staging lock. */
+/* make -s -C $GREEN_SRC_DIR <target> DESTDIR=dir PREFIX=/usr, under the staging lock, with
+ * B= the build directory $GREEN_LIB is in.  The make running the tests may have handed
+ * down a jobserver in MAKEFLAGS whose descriptors mean something else in this process,
+ * so the child make gets none of its parent's flags. */
 static void make_in(const char *dir, const char *target)
 {
-    char path[4096], cmd[8192];
+    const char *lib = legacy_lib();
+    char path[4096], cmd[12800];
     int lock;
 
     snprintf(path, sizeof path, "%s/Makefile", src_dir());
     lock = open(path, O_RDONLY | O_CLOEXEC);
     cr_assert_geq(lock, 0, "open %s: %s", path, strerror(errno));
     cr_assert_eq(flock(lock, LOCK_EX), 0, "flock %s: %s", path, strerror(errno));
-    snprintf(cmd, sizeof cmd, "make -s -C '%s' %s DESTDIR='%s' PREFIX=/usr", src_dir(), target,
-             dir);
+    snprintf(cmd, sizeof cmd,
+             "unset MAKEFLAGS MFLAGS MAKELEVEL; make -s -C '%s' %s DESTDIR='%s' PREFIX=/usr "
+             "B='%.*s'",
+             src_dir(), target, dir, (int)(strrchr(lib, '/') - lib), lib);
     free(sh_ok(NULL, cmd));
     close(lock);
 }
