@@ -3,7 +3,8 @@
 #   make            library, tests, benchmarks and tools
 #   make test       run the test suites
 #   make bench      run the benchmarks (figures go to BENCHMARKS.md by hand)
-#   make install    PREFIX=/usr/local DESTDIR= : library, <green.h>, green.pc
+#   make install    PREFIX=/usr/local DESTDIR= : library, <green.h>, green.pc, greenrun and
+#                   the man pages (mk/install.mk)
 #   make CTX=ucontext   use the portable context switch instead of the assembly one
 
 CC      ?= cc

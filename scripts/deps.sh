@@ -25,6 +25,8 @@ busybox:/bin/busybox
 python3-gevent:/usr/lib/python3/dist-packages/gevent/__init__.py
 golang-go:/usr/bin/go
 gnuplot-nox:/usr/bin/gnuplot
+man-db:/usr/bin/man
+groff-base:/usr/bin/groff
 "
 missing=""
 for entry in $need; do
