@@ -6,7 +6,8 @@
 #                           says it (runtime/debug.c); "*" marks the one running
 #   green bt [N|all|hub] [bt options]
 #                           backtrace of green thread #N (default: the running one), of
-#                           every one, or of the hubs; the options go to `bt` (full, 5, ...)
+#                           every one and the hubs, or of the hubs alone; the options go
+#                           to `bt` (full, 5, ...)
 #
 # Loading.  `make install` puts this file where gdb auto-loads it for libgreen.so:
 # $(PREFIX)/share/gdb/auto-load/<libdir>/libgreen.so-gdb.py (gdb manual, "objfile-gdb.ext
@@ -37,8 +38,9 @@
 # thread's registers back whatever happens, so the program continues exactly as it was
 # after gdb detaches.  With the assembly switch, rip is green__ctx_switch's own `ret` and
 # rsp points at the return address it is about to pop (its CFI holds there), so the
-# backtrace starts in green__ctx_switch, as it would if the thread were stopped in it.  The running green thread's
-# backtrace is its OS thread's own.  Only x86_64 saved contexts are decoded; elsewhere
+# backtrace starts in green__ctx_switch, as it would if the thread were stopped in it.  The
+# running green thread's backtrace (and the hub's, when the OS thread sleeps in the loop) is
+# its OS thread's own.  Only x86_64 saved contexts are decoded; elsewhere
 # `green bt` says so and `info green-threads` still works.
 
 import time
@@ -350,7 +352,7 @@ class GreenBacktrace(gdb.Command):
     """Backtrace of green threads (libgreen).
 Usage: green bt [N|all|hub] [bt options]
 N is a green thread's #seq as info green-threads shows it; without one, the running green
-thread of the selected OS thread; all: every green thread; hub: every OS thread's hub.
+thread of the selected OS thread; all: every hub and green thread; hub: every hub.
 Options after it go to bt as they are (full, 10, -frame-arguments all, ...).  A parked
 thread's frames come from the context its last switch saved; the OS thread's registers
 are restored afterwards, even if bt fails."""
@@ -390,6 +392,8 @@ are restored afterwards, even if bt fails."""
             return
         seq = None if which == "all" else int(which.lstrip("#"))
         for ost in osts:
+            if seq is None and int(ost.hub.cast(rt.u64)):
+                self._one(rt, ost, ost.hub, bt_args)
             for t in ost.green_threads():
                 if seq is None or int(t["seq"]) == seq:
                     self._one(rt, ost, t, bt_args)

@@ -13,9 +13,11 @@
  *   joiner   joins the reader
  *   reaper   forks a child that pauses, then waits for it (waitpid)
  * Each thread counts itself in just before it blocks; once all six have, main prints
- * "ready" and joins the joiner.  SIGUSR1 (SA_RESTART) writes a byte to the pipe: the
- * reader wakes, kills the child, signals the condition and releases the mutex, and
- * everything unwinds.  Main prints each thread's report line, then "all done", and exits 0.
+ * "ready: pipe fd N, mutex ADDR, condvar ADDR" (what the reader, locker and waiter wait
+ * on, for a debugger's view to be checked against) and joins the joiner.  SIGUSR1
+ * (SA_RESTART) writes a byte to the pipe: the reader wakes, kills the child, signals the
+ * condition and releases the mutex, and everything unwinds.  Main prints each thread's
+ * report line, then "all done", and exits 0.
  * With LD_PRELOAD=libgreen.so the threads are green, and a thread that counted itself in
  * has parked by the time main runs again, so "ready" means every one of them is waiting.
  */
@@ -174,7 +176,8 @@ int main(void)
     while (__atomic_load_n(&parked_count, __ATOMIC_SEQ_CST) < 6)
         usleep(1000);
     usleep(20000); /* unpatched, let the last one reach its call */
-    printf("ready\n");
+    printf("ready: pipe fd %d, mutex %p, condvar %p\n", pipefd[0], (void *)&lock,
+           (void *)&cond);
 
     pthread_join(t[3], NULL);
     for (int i = 0; i < 5; i++)
