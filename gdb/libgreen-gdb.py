@@ -40,8 +40,9 @@
 # rsp points at the return address it is about to pop (its CFI holds there), so the
 # backtrace starts in green__ctx_switch, as it would if the thread were stopped in it.  The
 # running green thread's backtrace (and the hub's, when the OS thread sleeps in the loop) is
-# its OS thread's own.  Only x86_64 saved contexts are decoded; elsewhere
-# `green bt` says so and `info green-threads` still works.
+# its OS thread's own.  Only x86_64 saved contexts are decoded; elsewhere `green bt` says
+# so and `info green-threads` still works.  On a core file (gcore, a crash) gdb cannot
+# change registers: info green-threads works, and green bt shows the running threads only.
 
 import time
 
@@ -142,10 +143,15 @@ def _handle(t):
     return (int(t["gen"]) << 32) | (int(t["slot"]) << 1) | 1
 
 
+def _target():
+    """The kind of target: "native" (a process on this machine), "core", "remote", ..."""
+    conn = getattr(gdb.selected_inferior(), "connection", None)
+    return conn.type if conn is not None else "?"
+
+
 def _live():
     """True when the inferior runs on this machine now (deadlines are then relative)."""
-    conn = getattr(gdb.selected_inferior(), "connection", None)
-    return conn is not None and conn.type == "native"
+    return _target() == "native"
 
 
 def describe_wait(rt, t):
@@ -197,12 +203,17 @@ class OsThread:
         return int(t.cast(self.rt.u64)) == self.current
 
 
+def runtime():
+    """The Runtime of the program being debugged, once there is one."""
+    if gdb.selected_inferior().pid == 0:
+        raise gdb.GdbError("libgreen: no process (run the program, attach with gdb -p PID "
+                           "or load a core file first)")
+    return Runtime()
+
+
 def os_threads(rt):
     """Every OS thread of the selected inferior with a green__tls, in gdb's order."""
     inf = gdb.selected_inferior()
-    if inf.pid == 0:
-        raise gdb.GdbError("libgreen: no process (run the program, attach with gdb -p PID "
-                           "or load a core file first)")
     keep_thread = gdb.selected_thread()
     keep_frame = gdb.selected_frame()
     found = []
@@ -242,7 +253,7 @@ OS thread's event loop; "running" there means the OS thread sleeps in the loop."
     def invoke(self, arg, from_tty):
         if arg.strip():
             raise gdb.GdbError("info green-threads takes no argument")
-        rt = Runtime()
+        rt = runtime()
         osts = os_threads(rt)
         if not osts:
             gdb.write("No green threads: no OS thread of this program has started libgreen.\n")
@@ -289,7 +300,8 @@ def _read_u64(addr):
 
 
 def saved_registers(rt, t):
-    """The registers a parked green thread resumes with, as {name: value}."""
+    """The registers a parked green thread resumes with, as {name: value}, and a note to
+    print before its backtrace (or None)."""
     arch = gdb.selected_frame().architecture().name()
     if "x86-64" not in arch:
         raise gdb.GdbError("libgreen: green bt decodes saved contexts on x86_64 only (this "
@@ -297,22 +309,54 @@ def saved_registers(rt, t):
     ctx = t["ctx"]
     if rt.ucontext:
         gregs = ctx["uc"]["uc_mcontext"]["gregs"]
-        return {reg: int(gregs[i]) & (2**64 - 1) for reg, i in X86_64_GREGS}
+        regs = {reg: int(gregs[i]) & (2**64 - 1) for reg, i in X86_64_GREGS}
+        # Never run: makecontext pointed it at ctx_ucontext.c's trampoline.
+        block = gdb.block_for_pc(regs["rip"])
+        func = block.function if block else None
+        if func and func.name == "trampoline" and func.symtab.filename.endswith("ucontext.c"):
+            return regs, "(not started yet: it will begin in %s)" % _entry(rt, t)
+        return regs, None
     sp = int(ctx["sp"].cast(rt.u64))
     if sp == 0:
         raise gdb.GdbError("libgreen: green thread #%d has no saved context" % int(t["seq"]))
     regs = {reg: _read_u64(sp + off) for reg, off in X86_64_SAVED}
+    ret = _read_u64(sp + X86_64_RETURN)
+    if ret == _address("green__ctx_trampoline"):
+        # Never run: green__ctx_make's frame.  Show it where its first switch lands, in
+        # the trampoline, whose CFI ends the walk there.
+        regs["rsp"] = sp + X86_64_RETURN + 8
+        regs["rip"] = ret
+        return regs, "(not started yet: it will begin in %s)" % _entry(rt, t)
     regs["rsp"] = sp + X86_64_RETURN
     regs["rip"] = _switch_ret()
-    return regs
+    return regs, None
+
+
+def _entry(rt, t):
+    """What a green thread runs: t->fn, or for a pthread of a patched program the routine
+    given to pthread_create (preload/thread.c's start(struct pdata *) calls it)."""
+    fn = t["fn"]
+    try:
+        block = gdb.block_for_pc(int(fn.cast(rt.u64)))
+        func = block.function if block else None
+        if func and func.name == "start" and func.symtab.filename.endswith("thread.c"):
+            pdata = gdb.lookup_type("struct pdata", block).pointer()
+            return "%s, from pthread_create" % t["arg"].cast(pdata).dereference()["start"]
+    except (gdb.error, RuntimeError):
+        pass
+    return str(fn)
+
+
+def _address(symbol):
+    try:
+        return int(gdb.parse_and_eval("(unsigned long)&%s" % symbol))
+    except gdb.error:
+        raise gdb.GdbError("libgreen: no symbol %s (is libgreen.so stripped?)" % symbol)
 
 
 def _switch_ret():
     """The address of green__ctx_switch's `ret` instruction."""
-    try:
-        start = int(gdb.parse_and_eval("(unsigned long)&green__ctx_switch"))
-    except gdb.error:
-        raise gdb.GdbError("libgreen: no symbol green__ctx_switch (is libgreen.so stripped?)")
+    start = _address("green__ctx_switch")
     arch = gdb.selected_frame().architecture()
     for insn in arch.disassemble(start, count=64):
         if insn["asm"].split()[0] in ("ret", "retq"):
@@ -337,7 +381,13 @@ def backtrace(rt, ost, t, bt_args):
     if state in ("done", "free"):
         gdb.write("(it has ended: no stack left to show)\n")
         return
-    regs = saved_registers(rt, t)
+    if _target() == "core":
+        gdb.write("(parked: its backtrace needs a live process, as gdb cannot load its "
+                  "saved registers into a core file's thread)\n")
+        return
+    regs, note = saved_registers(rt, t)
+    if note:
+        gdb.write(note + "\n")
     frame = gdb.newest_frame()
     saved = {reg: int(frame.read_register(reg).cast(rt.u64)) for reg in X86_64_RESTORE}
     try:
@@ -366,7 +416,7 @@ are restored afterwards, even if bt fails."""
         if which and which not in ("all", "hub") and not which.lstrip("#").isdigit():
             which = ""
         bt_args = " ".join(words[1:] if which else words)
-        rt = Runtime()
+        rt = runtime()
         osts = os_threads(rt)
         if not osts:
             raise gdb.GdbError("libgreen: no OS thread of this program has started libgreen")

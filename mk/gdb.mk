@@ -37,3 +37,14 @@ test-preload: export GREEN_GDB_SCRIPT := $(abspath $(GDB_SCRIPT))
 test-gdb: $(B)/libgreen.so $(B)/legacy/parked $(B)/test_preload
 	GREEN_GDB_SCRIPT=$(abspath $(GDB_SCRIPT)) GREEN_LIB=$(abspath $(B)/libgreen.so) \
 	    GREEN_LEGACY_DIR=$(abspath $(B)/legacy) $(B)/test_preload --filter 'gdb/*' --jobs 2
+
+# The same suite on a libgreen.so built with CTX=ucontext (a ucontext_t per green thread
+# instead of a saved stack pointer), built in $(B)/ucontext by a sub-make.
+TEST_TARGETS += test-gdb-ucontext
+GDB_UC_LIB := $(abspath $(B))/ucontext/libgreen.so
+
+.PHONY: test-gdb-ucontext
+test-gdb-ucontext: $(B)/legacy/parked $(B)/test_preload
+	$(MAKE) CTX=ucontext B=$(abspath $(B))/ucontext $(GDB_UC_LIB)
+	GREEN_GDB_SCRIPT=$(abspath $(GDB_SCRIPT)) GREEN_LIB=$(GDB_UC_LIB) \
+	    GREEN_LEGACY_DIR=$(abspath $(B)/legacy) $(B)/test_preload --filter 'gdb/*' --jobs 2

@@ -51,11 +51,12 @@ static void need_ptrace(void)
         cr_skip_test("gdb cannot attach: not root and kernel.yama.ptrace_scope = %d", level);
 }
 
-/* Run gdb attached to pid with the extension and the given commands (NULL-terminated);
- * returns everything gdb printed (malloc'd), after checking it ended by itself. */
-static char *gdb_run(pid_t pid, ...)
+/* Run gdb with the extension and the given commands (NULL-terminated), attached to pid,
+ * or, with pid 0, on the patched legacy program prog (gdb starts it when a command says
+ * `run`); returns everything gdb printed (malloc'd), after checking it ended by itself. */
+static char *gdb_run(pid_t pid, const char *prog, ...)
 {
-    char timeout_bin[4096], gdb_bin[4096], pidarg[16], *argv[40];
+    char timeout_bin[4096], gdb_bin[4096], pidarg[16], env[4200], path[4096], *argv[48];
     struct legacy_opts plain = {.patched = 0};
     struct legacy g;
     int argc = 0;
@@ -64,7 +65,6 @@ static char *gdb_run(pid_t pid, ...)
     char *out;
 
     on_path("gdb", gdb_bin, sizeof gdb_bin);
-    snprintf(pidarg, sizeof pidarg, "%d", (int)pid);
     argv[argc++] = "timeout";
     argv[argc++] = "60";
     argv[argc++] = gdb_bin;
@@ -72,16 +72,29 @@ static char *gdb_run(pid_t pid, ...)
     argv[argc++] = "-batch";
     argv[argc++] = "-iex";
     argv[argc++] = "set debuginfod enabled off";
-    argv[argc++] = "-p";
-    argv[argc++] = pidarg;
     argv[argc++] = "-x";
     argv[argc++] = (char *)gdb_script();
-    va_start(ap, pid);
-    while (argc < 37 && (cmd = va_arg(ap, const char *))) {
+    if (pid) {
+        snprintf(pidarg, sizeof pidarg, "%d", (int)pid);
+        argv[argc++] = "-p";
+        argv[argc++] = pidarg;
+    } else {
+        /* Without a shell in between, only the program itself is patched. */
+        snprintf(env, sizeof env, "set environment LD_PRELOAD=%s", legacy_lib());
+        snprintf(path, sizeof path, "%s/%s", legacy_dir(), prog);
+        argv[argc++] = "-ex";
+        argv[argc++] = "set startup-with-shell off";
+        argv[argc++] = "-ex";
+        argv[argc++] = env;
+    }
+    va_start(ap, prog);
+    while (argc < 43 && (cmd = va_arg(ap, const char *))) {
         argv[argc++] = "-ex";
         argv[argc++] = (char *)cmd;
     }
     va_end(ap);
+    if (!pid)
+        argv[argc++] = path;
     argv[argc] = NULL;
     child_startv(&g, &plain, "gdb", on_path("timeout", timeout_bin, sizeof timeout_bin),
                  argv);
@@ -127,6 +140,15 @@ static char *bt_of(const char *out, const char *name)
     return strndup(s, e ? (size_t)(e - s) : strlen(s));
 }
 
+/* Does the "#0 " line of a backtrace name func? */
+static int first_frame_in(const char *bt, const char *func)
+{
+    const char *f = strstr(bt, "\n#0 "), *eol = f ? strchr(f + 1, '\n') : NULL;
+    const char *name = f ? strstr(f, func) : NULL;
+
+    return name && (!eol || name < eol);
+}
+
 /* Start parked patched and wait for its "ready" line; *fd, mutex and cond get what it
  * reported. */
 static void start_parked(struct legacy *p, int *fd, char *mutex, char *cond)
@@ -154,7 +176,7 @@ Test(gdb, lists_every_green_thread_and_its_wait_then_detaches_cleanly)
 
     need_ptrace();
     start_parked(&p, &fd, mutex, cond);
-    out = gdb_run(p.pid, "info green-threads", "green bt all", NULL);
+    out = gdb_run(p.pid, NULL, "info green-threads", "green bt all", NULL);
     cr_assert(!strstr(out, "Traceback") && !strstr(out, "Python Exception") &&
                   !strstr(out, "libgreen:"),
               "the extension failed; gdb said:\n%s", out);
@@ -194,7 +216,7 @@ Test(gdb, lists_every_green_thread_and_its_wait_then_detaches_cleanly)
     };
     for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
         char *bt = bt_of(out, frames[i][0]);
-        cr_assert(strstr(bt, "#0  green__ctx_switch") && strstr(bt, frames[i][1]) &&
+        cr_assert(first_frame_in(bt, "green__ctx_switch") && strstr(bt, frames[i][1]) &&
                       strstr(bt, frames[i][2]),
                   "backtrace of %s lacks green__ctx_switch, %s or %s:\n%s", frames[i][0],
                   frames[i][1], frames[i][2], bt);
@@ -231,7 +253,7 @@ Test(gdb, bt_of_one_thread_and_a_missing_one)
 
     need_ptrace();
     start_parked(&p, &fd, mutex, cond);
-    out = gdb_run(p.pid, "green bt 3 full", "green bt 999", "info registers rip", NULL);
+    out = gdb_run(p.pid, NULL, "green bt 3 full", "green bt 999", "info registers rip", NULL);
     bt = bt_of(out, "reader");
     cr_assert(strstr(bt, "in reader_main") && strstr(bt, "No locals."),
               "green bt 3 full: no full backtrace of the reader:\n%s", out);
@@ -258,7 +280,7 @@ Test(gdb, says_clearly_when_the_program_has_no_libgreen)
     need_ptrace();
     legacy_start(&p, &off, "parked", NULL);
     cr_assert(legacy_wait_for(&p, "ready:", 10.0), "unpatched parked never got ready");
-    out = gdb_run(p.pid, "info green-threads", NULL);
+    out = gdb_run(p.pid, NULL, "info green-threads", NULL);
     cr_assert(strstr(out, "libgreen: no 'struct green_thread' in the debug info"),
               "no clear message without libgreen; gdb said:\n%s", out);
     cr_assert(!strstr(out, "Traceback") && !strstr(out, "Python Exception"),
@@ -270,4 +292,32 @@ Test(gdb, says_clearly_when_the_program_has_no_libgreen)
     cr_assert_exited(p.status, 0, out);
     free(out);
     legacy_done(&p);
+}
+
+/* Started under gdb and stopped at a breakpoint in a green thread: that thread is the
+ * running one and its backtrace is the OS thread's; threads created but never run yet
+ * are shown where they will begin. */
+Test(gdb, knows_the_running_thread_and_those_not_started)
+{
+    char line[512], *out, *bt;
+
+    out = gdb_run(0, "parked", "break waiter_main", "run", "info green-threads",
+                  "green bt all", "kill", NULL);
+    cr_assert(!strstr(out, "Traceback") && !strstr(out, "Python Exception") &&
+                  !strstr(out, "libgreen:"),
+              "the extension failed; gdb said:\n%s", out);
+    cr_assert_not_null(line_with(out, "* #", "\"waiter\"", line, sizeof line),
+                       "waiter is not marked as the running one; gdb said:\n%s", out);
+    cr_assert(strstr(line, "running"), "waiter: %s", line);
+    cr_assert_not_null(line_with(out, "  hub ", "idle", line, sizeof line),
+                       "the hub is not idle; gdb said:\n%s", out);
+    bt = bt_of(out, "waiter");
+    cr_assert(first_frame_in(bt, "waiter_main"), "waiter's bt is not its own:\n%s", bt);
+    free(bt);
+    bt = bt_of(out, "reaper");
+    cr_assert(strstr(bt, "(not started yet: it will begin in ") &&
+                  strstr(bt, "<reaper_main>, from pthread_create)"),
+              "reaper is not shown as not started:\n%s", out);
+    free(bt);
+    free(out);
 }
