@@ -44,6 +44,7 @@
 # so and `info green-threads` still works.  On a core file (gcore, a crash) gdb cannot
 # change registers: info green-threads works, and green bt shows the running threads only.
 
+import contextlib
 import time
 
 import gdb
@@ -98,6 +99,17 @@ def _field(struct, name):
 
 def _enum_names(type_name):
     return {int(f.enumval): f.name for f in _type(type_name).fields()}
+
+
+@contextlib.contextmanager
+def clear_errors():
+    """Turn a gdb error from reading the program (a field the debug info lacks, memory
+    that cannot be read) into one line naming libgreen, instead of a Python traceback."""
+    try:
+        yield
+    except gdb.error as e:
+        raise gdb.GdbError("libgreen: %s (is the program's libgreen.so the one this script "
+                           "comes with, built with -g?)" % e)
 
 
 class Runtime:
@@ -253,6 +265,10 @@ OS thread's event loop; "running" there means the OS thread sleeps in the loop."
     def invoke(self, arg, from_tty):
         if arg.strip():
             raise gdb.GdbError("info green-threads takes no argument")
+        with clear_errors():
+            self._list()
+
+    def _list(self):
         rt = runtime()
         osts = os_threads(rt)
         if not osts:
@@ -411,6 +427,10 @@ are restored afterwards, even if bt fails."""
         super().__init__("green bt", gdb.COMMAND_STACK)
 
     def invoke(self, arg, from_tty):
+        with clear_errors():
+            self._bt(arg)
+
+    def _bt(self, arg):
         words = arg.split()
         which = words[0] if words else ""
         if which and which not in ("all", "hub") and not which.lstrip("#").isdigit():
