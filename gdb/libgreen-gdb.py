@@ -120,7 +120,6 @@ class Runtime:
         self.thread_ptr = self.thread.pointer()
         self.all_offset = _field(self.thread, "all").bitpos // 8
         self.u64 = _type("unsigned long")
-        self.char_ptr = _type("char").pointer()
         self.states = _enum_names("enum green__state")
         self.waits = _enum_names("enum green__wait_kind")
         ctx = _type("struct green_ctx")
@@ -301,6 +300,9 @@ class GreenPrefix(gdb.Command):
 
     def __init__(self):
         super().__init__("green", gdb.COMMAND_STACK, prefix=True)
+
+    def invoke(self, arg, from_tty):
+        gdb.execute("help green")
 
 
 class GreenThreads(InfoGreenThreads):
