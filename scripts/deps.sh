@@ -27,6 +27,7 @@ golang-go:/usr/bin/go
 gnuplot-nox:/usr/bin/gnuplot
 man-db:/usr/bin/man
 groff-base:/usr/bin/groff
+gdb:/usr/bin/gdb
 "
 missing=""
 for entry in $need; do
