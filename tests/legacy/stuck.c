@@ -1,10 +1,8 @@
 /*
  * stuck.c — a plain pthread program that gets itself into the states an operator wants to
- * diagnose; it knows nothing of libgreen.  tests/preload/test_diag.c runs it patched.
+ * diagnose; it knows nothing of libgreen.  tests/preload/test_diag.c runs it patched
+ * (threads parked on every kind of wait are tests/legacy/parked.c).
  *
- *   stuck waits     threads parked on a sleep, a pipe read, a mutex, a condition variable
- *                   and a join; prints "ready" when they are, then ends them when its
- *                   standard input reaches end of file, and prints "done"
  *   stuck hog MS    a thread named "hog" computes for MS milliseconds without a blocking
  *                   call while another sleeps in steps; prints "done"
  *   stuck syscall MS  a thread blocks the process in a system call libgreen does not
@@ -21,50 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int pipefd[2];
-static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER, m1 = PTHREAD_MUTEX_INITIALIZER,
-                       m2 = PTHREAD_MUTEX_INITIALIZER, cm = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int go;
+static pthread_mutex_t m1 = PTHREAD_MUTEX_INITIALIZER, m2 = PTHREAD_MUTEX_INITIALIZER;
 static volatile unsigned long sink;
-
-static void *sleeper(void *arg)
-{
-    (void)arg;
-    sleep(600);
-    return NULL;
-}
-
-static void *reader(void *arg)
-{
-    char c;
-    (void)arg;
-    return read(pipefd[0], &c, 1) == 1 ? NULL : (void *)1;
-}
-
-static void *locker(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&held);
-    pthread_mutex_unlock(&held);
-    return NULL;
-}
-
-static void *waiter(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&cm);
-    while (!go)
-        pthread_cond_wait(&cv, &cm);
-    pthread_mutex_unlock(&cm);
-    return NULL;
-}
-
-static void *joiner(void *arg)
-{
-    pthread_join(*(pthread_t *)arg, NULL);
-    return NULL;
-}
 
 static void start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg)
 {
@@ -73,39 +29,6 @@ static void start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg
         exit(1);
     }
     pthread_setname_np(*t, name);
-}
-
-static int waits(void)
-{
-    pthread_t t[5];
-    char buf[64];
-
-    if (pipe(pipefd))
-        return 1;
-    pthread_mutex_lock(&held);
-    start(&t[0], "sleeper", sleeper, NULL);
-    start(&t[1], "reader", reader, NULL);
-    start(&t[2], "locker", locker, NULL);
-    start(&t[3], "waiter", waiter, NULL);
-    start(&t[4], "joiner", joiner, &t[1]);
-    usleep(100000);
-    printf("ready\n");
-    fflush(stdout);
-    while (read(0, buf, sizeof buf) > 0)
-        ;
-    pthread_mutex_unlock(&held);
-    pthread_mutex_lock(&cm);
-    go = 1;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&cm);
-    if (write(pipefd[1], "x", 1) != 1)
-        return 1;
-    pthread_cancel(t[0]);
-    for (int i = 0; i < 5; i++)
-        if (i != 1)
-            pthread_join(t[i], NULL);
-    printf("done\n");
-    return 0;
 }
 
 static double now(void)
@@ -212,8 +135,6 @@ static int overflow(void)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && !strcmp(argv[1], "waits"))
-        return waits();
     if (argc >= 3 && !strcmp(argv[1], "hog"))
         return busy(hog, "hog", argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "syscall"))
@@ -222,6 +143,6 @@ int main(int argc, char **argv)
         return deadlock();
     if (argc >= 2 && !strcmp(argv[1], "overflow"))
         return overflow();
-    fprintf(stderr, "usage: stuck waits | hog MS | syscall MS | deadlock | overflow\n");
+    fprintf(stderr, "usage: stuck hog MS | syscall MS | deadlock | overflow\n");
     return 2;
 }

@@ -37,6 +37,8 @@ static const struct {
     {"usr/include/green.h", 0644},          {"usr/lib/pkgconfig/green.pc", 0644},
     {"usr/bin/greenrun", 0755},             {"usr/share/man/man1/greenrun.1", 0644},
     {"usr/share/man/man7/libgreen.7", 0644},
+    {"usr/share/libgreen/libgreen-gdb.py", 0644},
+    {"usr/share/gdb/auto-load/usr/lib/libgreen.so-gdb.py", 0644},
 };
 #define N_INSTALLED (sizeof installed / sizeof *installed)
 
