@@ -67,6 +67,15 @@ void green__panic(const char *fmt, ...)
     abort();
 }
 
+const char *green__label(char *buf, size_t len, uint64_t seq, const char *name)
+{
+    if (name[0])
+        snprintf(buf, len, "#%llu \"%.15s\"", (unsigned long long)seq, name);
+    else
+        snprintf(buf, len, "#%llu", (unsigned long long)seq);
+    return buf;
+}
+
 /* "waits on ..." for one thread, into buf. */
 static void describe_wait(const struct green_thread *t, char *buf, size_t len)
 {
@@ -84,7 +93,8 @@ static void describe_wait(const struct green_thread *t, char *buf, size_t len)
         break;
     case GREEN_WAIT_JOIN: {
         const struct green_thread *j = w->obj;
-        n = snprintf(buf, len, "join of #%llu \"%s\"", (unsigned long long)j->seq, j->name);
+        char who[48];
+        n = snprintf(buf, len, "join of %s", green__label(who, sizeof who, j->seq, j->name));
         break;
     }
     case GREEN_WAIT_SLEEP:
@@ -136,8 +146,9 @@ void green__report_threads(const char *headline, void *uc)
         char what[160] = "";
         if (t->state == GREEN_WAITING)
             describe_wait(t, what, sizeof what);
-        green__say("  #%llu%s%s%s %s%s%s%s", (unsigned long long)t->seq, t->name[0] ? " \"" : "",
-                   t->name, t->name[0] ? "\"" : "", green__state_name(t->state),
+        char who[48];
+        green__say("  %s %s%s%s%s", green__label(who, sizeof who, t->seq, t->name),
+                   green__state_name(t->state),
                    t->state == GREEN_WAITING ? " on " : "", what,
                    t->killed ? " (killed)" : "");
         depth = thread_bt(t, l->sched.current, uc, ips);
@@ -174,9 +185,10 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
         size_t now = green__config()->stack_size >> 10, suggest = (t->stack.size >> 10) * 4;
         if (suggest <= now) /* a small stack from an attribute: still suggest a raise */
             suggest = now * 2;
-        green__say("stack overflow in green thread #%llu \"%s\": it used up its %zu KiB "
-                   "stack (fault at %p, in the guard page below it)",
-                   (unsigned long long)t->seq, t->name, t->stack.size >> 10, (void *)addr);
+        char who[48];
+        green__say("stack overflow in green thread %s: it used up its %zu KiB stack (fault at "
+                   "%p, in the guard page below it)", green__label(who, sizeof who, t->seq, t->name),
+                   t->stack.size >> 10, (void *)addr);
         green__say("raise the stack size: GREEN_STACK_SIZE (now %zuk, e.g. "
                    "GREEN_STACK_SIZE=%zuk), green_attr_t.stack_size or "
                    "pthread_attr_setstacksize", now, suggest);

@@ -32,6 +32,8 @@ void green__panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 
 /* One line "green: <message>" on stderr, written with the raw system call (safe in a
  * signal handler and from inside any hook). */
 void green__say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "#3" or "#3 \"worker\"": how reports name a green thread, into buf (48 bytes do). */
+const char *green__label(char *buf, size_t len, uint64_t seq, const char *name);
 /* Print what every green thread of this OS thread is doing (deadlock report, dumps), each
  * with its backtrace; uc: the ucontext of the code a signal interrupted, or NULL. */
 void green__report_threads(const char *headline, void *uc);

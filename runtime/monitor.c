@@ -196,14 +196,16 @@ static void check(struct green__local *l, int64_t now, int64_t limit)
 {
     uint64_t sw = __atomic_load_n(&l->stats.switches, __ATOMIC_RELAXED);
     struct green_thread *t = __atomic_load_n(&l->sched.current, __ATOMIC_RELAXED);
+    char who[48];
     long nr;
 
     if (sw != l->wd_switches || t == l->sched.hub ||
         __atomic_load_n(&l->stats.idle, __ATOMIC_RELAXED)) {
         if (l->wd_reported)
-            green__say("green thread #%llu \"%s\" switched away after running at least "
-                       "%.3f s without yielding", (unsigned long long)l->wd_reported_seq,
-                       l->wd_reported_name, (double)(now - l->wd_since) / 1e9);
+            green__say("green thread %s switched away after running at least %.3f s without "
+                       "yielding", green__label(who, sizeof who, l->wd_reported_seq,
+                                                l->wd_reported_name),
+                       (double)(now - l->wd_since) / 1e9);
         l->wd_switches = sw;
         l->wd_since = now;
         l->wd_reported = 0;
@@ -216,17 +218,17 @@ static void check(struct green__local *l, int64_t now, int64_t limit)
     memcpy(l->wd_reported_name, t->name, sizeof l->wd_reported_name);
     nr = in_syscall(l->tid);
     if (nr >= 0) {
-        green__say("green thread #%llu \"%s\" has blocked OS thread %d for %lld ms in system "
-                   "call %ld (%s), which libgreen does not turn into a wait; no other green "
-                   "thread, timer or I/O runs meanwhile (GREEN_BLOCK_WARN_MS=%lld)",
-                   (unsigned long long)t->seq, t->name, l->tid,
+        green__say("green thread %s has blocked OS thread %d for %lld ms in system call %ld "
+                   "(%s), which libgreen does not turn into a wait; no other green thread, "
+                   "timer or I/O runs meanwhile (GREEN_BLOCK_WARN_MS=%lld)",
+                   green__label(who, sizeof who, t->seq, t->name), l->tid,
                    (long long)((now - l->wd_since) / 1000000), nr, syscall_name(nr),
                    (long long)(limit / 1000000));
         return;
     }
-    green__say("green thread #%llu \"%s\" has run %lld ms without yielding on OS thread %d; no "
-               "other green thread, timer or I/O runs meanwhile (GREEN_BLOCK_WARN_MS=%lld). "
-               "It is at:", (unsigned long long)t->seq, t->name,
+    green__say("green thread %s has run %lld ms without yielding on OS thread %d; no other "
+               "green thread, timer or I/O runs meanwhile (GREEN_BLOCK_WARN_MS=%lld). It is at:",
+               green__label(who, sizeof who, t->seq, t->name),
                (long long)((now - l->wd_since) / 1000000), l->tid,
                (long long)(limit / 1000000));
     __atomic_store_n(&l->sample_pending, 1, __ATOMIC_RELEASE);

@@ -185,10 +185,11 @@ static inline void switch_to(struct green__sched *s, struct green_thread *next)
         green__stats_switch(l, prev);
     if (GREEN_UNLIKELY(prev->stack.flags & GREEN_STACK_CANARY) &&
         *(uint64_t *)prev->stack.lo != GREEN_STACK_CANARY_VALUE) {
-        green__say("stack overflow in green thread #%llu \"%s\": its %zu KiB stack was "
-                   "overrun (no guard page was left under vm.max_map_count); raise "
-                   "GREEN_STACK_SIZE or the thread's stack size",
-                   (unsigned long long)prev->seq, prev->name, prev->stack.size >> 10);
+        char who[48];
+        green__say("stack overflow in green thread %s: its %zu KiB stack was overrun (no "
+                   "guard page was left under vm.max_map_count); raise GREEN_STACK_SIZE or "
+                   "the thread's stack size", green__label(who, sizeof who, prev->seq, prev->name),
+                   prev->stack.size >> 10);
         abort();
     }
     __atomic_store_n(&s->current, next, __ATOMIC_RELAXED);

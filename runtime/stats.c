@@ -142,7 +142,7 @@ static void report(void)
     struct rusage ru;
     int64_t wall = green_now() - started, running;
     size_t os_threads = 0;
-    char line[1024], a[32], b[32];
+    char line[1024], a[32], b[48];
 
     green__spin_lock(&green__locals_lock);
     for (n = green__locals.next; n != &green__locals; n = n->next) {
@@ -179,9 +179,9 @@ static void report(void)
         green__say("  longest run without yielding: none measured");
         return;
     }
-    green__say("  longest run without yielding: %.3f ms, green thread #%llu \"%s\", which then "
-               "switched away at:", (double)sum.longest_run / 1e6,
-               (unsigned long long)sum.longest_seq, sum.longest_name);
+    green__say("  longest run without yielding: %.3f ms, green thread %s, which then switched "
+               "away at:", (double)sum.longest_run / 1e6,
+               green__label(b, sizeof b, sum.longest_seq, sum.longest_name));
     /* Frame 0 is green__stats_switch itself. */
     green__bt_print(sum.longest_at + 1, sum.longest_depth - 1, 0, "    ");
 }
