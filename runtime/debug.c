@@ -112,7 +112,10 @@ static void describe_wait(const struct green_thread *t, char *buf, size_t len)
     }
     if (n >= 0 && (size_t)n < len && w->deadline != GREEN_NO_DEADLINE && w->kind != GREEN_WAIT_NONE) {
         int64_t left = w->deadline - green_now();
-        snprintf(buf + n, len - n, ", deadline in %.3f s", left > 0 ? left / 1e9 : 0.);
+        if (left >= 0)
+            snprintf(buf + n, len - n, ", deadline in %.3f s", left / 1e9);
+        else /* the hub has not run since: something holds the OS thread */
+            snprintf(buf + n, len - n, ", deadline passed %.3f s ago", -left / 1e9);
     }
 }
 

@@ -118,7 +118,7 @@ Test(diag, dump_shows_each_thread_its_wait_and_backtrace_then_the_program_goes_o
     has(err, "the program installs its own handler for SIGUSR1, which GREEN_DUMP_SIGNAL uses");
     has(err, "green: dump on SIGUSR1: the green threads of OS thread ");
     has(err, "#1 \"main\" waiting on join of #");
-    has(err, "\"napper\" waiting on sleep, deadline in ");
+    has(err, "\"napper\" waiting on sleep, deadline "); /* in N s, or passed N s ago */
     snprintf(line, sizeof line, "\"reader\" waiting on fd %d for read", fd);
     has(err, line);
     snprintf(line, sizeof line, "\"locker\" waiting on mutex %p", mutex);
