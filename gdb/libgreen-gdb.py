@@ -191,7 +191,10 @@ def describe_wait(rt, t):
     if deadline != GREEN_NO_DEADLINE and kind != "GREEN_WAIT_NONE":
         if _live():
             left = deadline - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-            s += ", deadline in %.3f s" % (max(left, 0) / 1e9)
+            if left >= 0:
+                s += ", deadline in %.3f s" % (left / 1e9)
+            else:  # the process was stopped, or something holds its OS thread
+                s += ", deadline passed %.3f s ago" % (-left / 1e9)
         else:
             s += ", deadline at %.3f s of CLOCK_MONOTONIC" % (deadline / 1e9)
     return s

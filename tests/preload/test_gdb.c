@@ -187,7 +187,7 @@ Test(gdb, lists_every_green_thread_and_its_wait_then_detaches_cleanly)
                        "no line for main; gdb said:\n%s", out);
     cr_assert(strstr(line, "waiting  join of #") && strstr(line, "\"joiner\""),
               "main should wait to join the joiner: %s", line);
-    cr_assert_not_null(line_with(out, "\"napper\"", "waiting  sleep, deadline in", line,
+    cr_assert_not_null(line_with(out, "\"napper\"", "waiting  sleep, deadline ", line,
                                  sizeof line), "napper is not asleep; gdb said:\n%s", out);
     snprintf(want, sizeof want, "waiting  fd %d for read", fd);
     cr_assert_not_null(line_with(out, "\"reader\"", want, line, sizeof line),
