@@ -24,6 +24,7 @@ busybox:/bin/busybox
 python3-gevent:/usr/lib/python3/dist-packages/gevent/__init__.py
 golang-go:/usr/bin/go
 gnuplot-nox:/usr/bin/gnuplot
+valgrind:/usr/include/valgrind/valgrind.h
 "
 missing=""
 for entry in $need; do
