@@ -32,7 +32,8 @@
 # same reason fake stacks stay off there: ASan's own pthread_getspecific call lands in the
 # shim's instrumented hook, which asks ASan for a fake frame, which calls it again.  Those
 # are limits of ASan's model (one pthread = one OS thread), not libgreen findings; the
-# programs that create threads are named when the target runs.
+# programs that create threads are named when the target runs.  So is spin_alloc, whose
+# malloc, found before libasan's, leaves ASan without the allocator it needs.
 
 ASAN_B      := $(B)/asan
 ASAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -57,8 +58,8 @@ ASAN_PRELOAD_PROGS := epoll_server poll_server select_server fork_server
 ASAN_SPACE         := $(subst ,, )
 ASAN_PRELOAD_TESTS := legacy/@($(subst $(ASAN_SPACE),|,$(ASAN_PRELOAD_PROGS)))_patched_*
 test-asan-preload: asan-build $(ASAN_PRELOAD_PROGS:%=$(B)/legacy/%) $(B)/test_preload
-	@echo "asan-preload: not run (they create pthreads, see mk/asan.mk): legacy_server," \
-	      "legacy_client, stdio_server, sleepers, eat_play"
+	@echo "asan-preload: not run (see mk/asan.mk): legacy_server, legacy_client," \
+	      "stdio_server, sleepers, eat_play (they create pthreads); spin_alloc (its own malloc)"
 	GREEN_PRELOAD_FIRST=$(shell $(CC) -print-file-name=libasan.so) \
 	    GREEN_LIB=$(abspath $(ASAN_B)/libgreen.so) GREEN_LEGACY_DIR=$(abspath $(B)/legacy) \
 	    $(ASAN_PL_ENV) $(B)/test_preload --filter '$(ASAN_PRELOAD_TESTS)' --jobs 2
