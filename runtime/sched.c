@@ -31,6 +31,9 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #include "internal.h"
 
@@ -154,7 +157,6 @@ static void thread_free(struct green__local *l, struct green_thread *t)
 /* --------------------------------------------------------------- switching */
 
 #ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/common_interface_defs.h>
 /* AddressSanitizer tracks which stack runs, to tell stack accesses from wild ones and to
  * keep each stack's fake frames (detect_stack_use_after_return) apart, so every switch is
  * announced: asan_leave before it, naming the target's stack, asan_arrive first thing on
