@@ -12,7 +12,9 @@
  * and process groups.  A child forked or spawned meanwhile is announced on an eventfd the
  * waiters also watch, so they list the children again.  pidfds report exits only: a wait
  * for a stopped or continued child (WUNTRACED, WCONTINUED) sees it when the child next
- * exits.  Waits end with EINTR for a handler without SA_RESTART, as the kernel's do.
+ * exits.  Where pidfd_open is missing (older kernels; valgrind 3.19 does not implement
+ * it) the waiters ask the kernel again every CHILD_POLL_NS instead.  Waits end with EINTR
+ * for a handler without SA_RESTART, as the kernel's do.
  *
  * system and popen/pclose: glibc waits for their children inside libc, where no hook can
  * reach, so they are rebuilt here on posix_spawn and the cooperative wait, with the same
@@ -35,7 +37,10 @@
 
 extern char **environ;
 
+#define CHILD_POLL_NS 10000000
+
 static int fork_efd = -1; /* written when a child is made; waiters for "any child" watch it */
+static int no_pidfds;     /* pidfd_open said ENOSYS: waiters poll */
 
 static void announce_child(void)
 {
@@ -55,6 +60,16 @@ static int matches(pid_t pid, pid_t c)
     return getpgid(c) == -pid;
 }
 
+/* A pidfd for child c, or -1. */
+static int pidfd(pid_t c)
+{
+    int fd = (int)syscall(SYS_pidfd_open, c, 0);
+
+    if (fd < 0 && errno == ENOSYS)
+        __atomic_store_n(&no_pidfds, 1, __ATOMIC_RELAXED);
+    return fd;
+}
+
 /* pidfds of the children pid may name, plus the announcement eventfd; returns the count
  * (the caller closes all but the last). */
 static size_t watch_children(pid_t pid, struct pollfd **pfds, size_t *cap)
@@ -64,7 +79,7 @@ static size_t watch_children(pid_t pid, struct pollfd **pfds, size_t *cap)
     struct dirent *e;
 
     if (pid > 0) {
-        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        int fd = pidfd(pid);
         if (fd >= 0)
             (*pfds)[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
     } else if ((tasks = opendir("/proc/self/task"))) {
@@ -94,7 +109,7 @@ static size_t watch_children(pid_t pid, struct pollfd **pfds, size_t *cap)
                     *pfds = q;
                     *cap *= 2;
                 }
-                fd = (int)syscall(SYS_pidfd_open, c, 0);
+                fd = pidfd(c);
                 if (fd >= 0)
                     (*pfds)[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
             }
@@ -122,7 +137,10 @@ static int wait_children(pid_t pid)
     }
     n = watch_children(pid, &pfds, &cap);
     green__intr_begin(GREEN_INTR_RESTARTABLE);
-    w = green__hub_wait_pollfds(pfds, n, GREEN_NO_DEADLINE, "a child (wait family)");
+    w = green__hub_wait_pollfds(pfds, n,
+                                __atomic_load_n(&no_pidfds, __ATOMIC_RELAXED)
+                                    ? green_now() + CHILD_POLL_NS : GREEN_NO_DEADLINE,
+                                "a child (wait family)");
     green__intr_end();
     for (size_t i = 0; i < n; i++)
         if (pfds[i].fd != fork_efd)
@@ -130,7 +148,7 @@ static int wait_children(pid_t pid)
     if (fork_efd >= 0)
         (void)!REAL(read)(fork_efd, &drain, sizeof drain);
     free(pfds);
-    if (w >= 0)
+    if (w >= 0 || w == -ETIMEDOUT)
         return 0;
     if (w == -ECANCELED)
         green__api_result(w);

@@ -555,9 +555,12 @@ GREEN_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 
 /* ------------------------------------------------------------ odds and ends */
 
+/* An OS thread with no green state yet has no other green thread to yield to, and must
+ * not build that state here: it allocates, and spin locks yield while they hold an
+ * allocator's lock (tcmalloc's SpinLock; LeakSanitizer's check at exit). */
 GREEN_EXPORT int sched_yield(void)
 {
-    if (green__bypass(GREEN_F_THREAD))
+    if (green__bypass(GREEN_F_THREAD) || !green__tls)
         return REAL(sched_yield)();
     green_yield();
     return 0;

@@ -35,6 +35,8 @@
  *
  * ev_child is not used for children: libev only offers it on the default loop, which the
  * program may own, and it takes SIGCHLD.  A pidfd (Linux 5.3+) is an fd like any other.
+ * Where pidfd_open is missing (older kernels; valgrind 3.19 does not implement it) the
+ * child is looked at every CHILD_POLL_NS instead, so such a wait ends up to that late.
  *
  * Every libc call libev makes from the hub goes to the real function: a hook sees that the
  * hub, not a program thread, is running.  Calls the runtime makes from a program green
@@ -341,20 +343,52 @@ int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadlin
 
 /* ---------------------------------------------------------------- children */
 
-int green__hub_wait_child(pid_t pid, int64_t deadline)
+#define CHILD_POLL_NS 10000000
+
+/* 0 if child pid has exited (still unreaped), 1 if it runs, -ECHILD if it is not ours. */
+static int child_running(pid_t pid)
 {
     siginfo_t si;
+
+    memset(&si, 0, sizeof si);
+    if (syscall(SYS_waitid, P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT, NULL) < 0)
+        return -errno;
+    return si.si_pid != pid;
+}
+
+/* green__hub_wait_child without a pidfd: look at the child every CHILD_POLL_NS. */
+static int wait_child_polling(pid_t pid, int64_t deadline)
+{
+    for (;;) {
+        int64_t next = green_now() + CHILD_POLL_NS;
+        int r;
+
+        green__current()->wait = (struct green__wait){
+            .kind = GREEN_WAIT_CHILD, .killable = 1, .fd = pid, .deadline = deadline};
+        r = green__hub_park_until(next < deadline ? next : deadline);
+        if (r != -ETIMEDOUT)
+            return r;
+        r = child_running(pid);
+        if (r <= 0)
+            return r;
+        if (next >= deadline)
+            return -ETIMEDOUT;
+    }
+}
+
+int green__hub_wait_child(pid_t pid, int64_t deadline)
+{
     int fd, r;
 
     if (pid <= 0)
         return -EINVAL;
     /* Not a child (or reaped already): ECHILD, as waitpid would say. */
-    memset(&si, 0, sizeof si);
-    if (syscall(SYS_waitid, P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT, NULL) < 0)
-        return -errno;
-    if (si.si_pid == pid)
-        return 0;
+    r = child_running(pid);
+    if (r <= 0)
+        return r;
     fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0 && errno == ENOSYS)
+        return wait_child_polling(pid, deadline);
     if (fd < 0)
         return errno == ESRCH ? -ECHILD : -errno;
     /* A pidfd becomes readable when the process exits.  The wait record names the pid. */

@@ -115,6 +115,7 @@ struct green__stack {
     size_t size;  /* usable bytes */
     size_t guard; /* guard bytes below lo (0: unguarded, canary at lo) */
     unsigned flags;
+    unsigned vg_id; /* valgrind's id for the stack (stack.c) */
 };
 #define GREEN_STACK_CHUNKED 1u /* carved from a shared chunk (never unmapped) */
 #define GREEN_STACK_CANARY 2u  /* no guard: a canary word at lo is checked at switches */
@@ -205,6 +206,13 @@ struct green_thread {
     uint64_t seq;               /* #N in reports, in spawn order; main is #1 */
     void *user;                 /* owned by preload/ (pthread keys, cleanup) */
     char name[16];
+#ifdef __SANITIZE_ADDRESS__
+    /* What ASan is told at a switch to this thread (sched.c): its stack (main's is learnt
+     * when main first switches away) and its fake stack while it is switched out. */
+    const void *asan_lo;
+    size_t asan_size;
+    void *asan_fake;
+#endif
 };
 
 struct green__sched {
@@ -218,6 +226,9 @@ struct green__sched {
     size_t alive;                /* threads that have not ended, main included */
     int main_exited;             /* main called green_exit and waits for the others */
     struct green_thread *main;
+#ifdef __SANITIZE_ADDRESS__
+    struct green_thread *asan_from; /* the thread the last switch left */
+#endif
 };
 
 /* Per OS thread. */

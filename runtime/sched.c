@@ -31,6 +31,9 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #include "internal.h"
 
@@ -153,6 +156,44 @@ static void thread_free(struct green__local *l, struct green_thread *t)
 
 /* --------------------------------------------------------------- switching */
 
+#ifdef __SANITIZE_ADDRESS__
+/* AddressSanitizer tracks which stack runs, to tell stack accesses from wild ones and to
+ * keep each stack's fake frames (detect_stack_use_after_return) apart, so every switch is
+ * announced: asan_leave before it, naming the target's stack, asan_arrive first thing on
+ * the target, handing back the fake stack it left with (NULL on a thread's first entry).
+ * A thread that has ended leaves with NULL, so ASan frees its fake stack.  main runs on
+ * the OS thread's own stack, whose bounds only ASan knows: asan_arrive records them from
+ * what ASan reports about the stack just left, and main can be switched to only after it
+ * has left once.  Only sanitised builds compile any of this; the switch itself is the
+ * same. */
+static inline void asan_leave(struct green__sched *s, struct green_thread *prev,
+                              struct green_thread *next)
+{
+    s->asan_from = prev;
+    __sanitizer_start_switch_fiber(prev->state == GREEN_DONE ? NULL : &prev->asan_fake,
+                                   next->asan_lo, next->asan_size);
+}
+
+static inline void asan_arrive(struct green__sched *s)
+{
+    struct green_thread *from = s->asan_from;
+
+    __sanitizer_finish_switch_fiber(s->current->asan_fake, &from->asan_lo, &from->asan_size);
+}
+
+/* A fresh context on t's stack: its first arrival has no fake stack to take back. */
+static inline void asan_made(struct green_thread *t)
+{
+    t->asan_lo = t->stack.lo;
+    t->asan_size = t->stack.size;
+    t->asan_fake = NULL;
+}
+#else
+#define asan_leave(s, prev, next) ((void)0)
+#define asan_arrive(s) ((void)0)
+#define asan_made(t) ((void)0)
+#endif
+
 static void reap(struct green__sched *s)
 {
     struct green_thread *z = s->zombie;
@@ -166,6 +207,7 @@ static void reap(struct green__sched *s)
 /* Runs in the thread that has just been switched to. */
 static inline void after_switch(struct green__sched *s)
 {
+    asan_arrive(s);
     errno = s->current->saved_errno;
     if (s->zombie)
         reap(s);
@@ -194,6 +236,7 @@ static inline void switch_to(struct green__sched *s, struct green_thread *next)
     }
     __atomic_store_n(&s->current, next, __ATOMIC_RELAXED);
     next->state = GREEN_RUNNING;
+    asan_leave(s, prev, next);
     green__ctx_switch(&prev->ctx, &next->ctx);
     after_switch(s);
 }
@@ -284,6 +327,7 @@ static void start_hub(struct green__local *l)
     green__list_init(&hub->link);
     green__list_init(&hub->all);
     green__ctx_make(&hub->ctx, hub->stack.lo, hub->stack.size, hub_entry, l);
+    asan_made(hub);
     l->sched.hub = hub;
 }
 
@@ -448,6 +492,7 @@ GREEN_EXPORT green_t green_spawn_attr(const green_attr_t *attr, void *(*fn)(void
         }
     }
     green__ctx_make(&t->ctx, t->stack.lo, t->stack.size, thread_entry, t);
+    asan_made(t);
     t->state = GREEN_READY;
     green__list_push_back(&s->runq, &t->link);
     green__list_push_back(&s->all, &t->all);

@@ -28,6 +28,7 @@ gnuplot-nox:/usr/bin/gnuplot
 man-db:/usr/bin/man
 groff-base:/usr/bin/groff
 gdb:/usr/bin/gdb
+valgrind:/usr/include/valgrind/valgrind.h
 "
 missing=""
 for entry in $need; do

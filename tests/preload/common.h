@@ -4,7 +4,9 @@
  *
  * The programs live in $GREEN_LEGACY_DIR and the library is $GREEN_LIB (mk/preload.mk sets
  * both).  LD_PRELOAD is only ever set in the child's environment, between fork and exec:
- * the test process itself is never patched.
+ * the test process itself is never patched.  $GREEN_PRELOAD_FIRST, if set, goes before the
+ * library in a patched child's LD_PRELOAD: `make test-asan-preload` puts libasan there,
+ * which must be the first library loaded.
  *
  * A child's stdout and stderr go to unlinked temporary files, not pipes, so a chatty
  * program never blocks on a full pipe that nobody drains; the test reads them with pread
@@ -149,7 +151,9 @@ static inline void child_startv(struct legacy *p, const struct legacy_opts *o,
     for (size_t i = 0; i < extra; i++)
         envp[n++] = (char *)o->env[i];
     if (lib) {
-        snprintf(preload, sizeof preload, "LD_PRELOAD=%s", lib);
+        const char *first = getenv("GREEN_PRELOAD_FIRST");
+        snprintf(preload, sizeof preload, "LD_PRELOAD=%s%s%s", first ? first : "",
+                 first ? " " : "", lib);
         envp[n++] = preload;
     }
     if (o->input) {

@@ -143,6 +143,37 @@ Test(legacy, eat_play_unpatched_prints_gevent_order_after_the_start)
     free(out);
 }
 
+/* --------------------------------------------------------------- spin_alloc */
+
+/* sched_yield from an OS thread that has no green state yet has no green thread to yield
+ * to, and must not build that state then: it allocates, and a spin lock may be yielding
+ * while it holds the allocator's lock (tcmalloc; LeakSanitizer's check at exit). */
+static void run_spin_alloc(const struct legacy_opts *o)
+{
+    struct legacy p;
+    char *out;
+    int ok;
+
+    legacy_start(&p, o, "spin_alloc", NULL);
+    ok = legacy_finish(&p, 10.0);
+    out = legacy_out(&p);
+    cr_assert(ok, "%s did not finish within 10 s; output:\n%s", p.name, out);
+    cr_assert_exited(p.status, 0, out);
+    cr_expect_str_eq(out, "yielded with the allocator locked\n");
+    legacy_done(&p);
+    free(out);
+}
+
+Test(legacy, spin_alloc_patched_yields_without_allocating)
+{
+    run_spin_alloc(&on);
+}
+
+Test(legacy, spin_alloc_unpatched_yields_without_allocating)
+{
+    run_spin_alloc(&off);
+}
+
 /* ------------------------------------------------------------------ servers */
 
 /* One server run: start prog on a free port, connect n clients at once, run rounds of

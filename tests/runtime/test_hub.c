@@ -3,8 +3,13 @@
  * while waiting, child processes, and wake-ups posted from other OS threads
  * (runtime/hub.c, runtime/wait.c).
  */
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include "common.h"
 
@@ -401,6 +406,47 @@ Test(hub, wait_child_times_out_and_the_child_stays_reapable)
     cr_assert_eq(green_wait_child(pid, green_now() + 5000000000LL), 0);
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert_signalled(status, SIGKILL, "");
+}
+
+/* Make pidfd_open fail with ENOSYS in this process and its children, as it does on Linux
+ * before 5.3 and under valgrind 3.19, which does not implement it. */
+static void without_pidfds(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_open, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof *f, f};
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+        printf("seccomp: %s\n", strerror(errno));
+        _exit(3);
+    }
+}
+
+static void wait_child_without_pidfds(void *arg)
+{
+    int status = 0, r;
+    pid_t pid;
+    int64_t t0;
+
+    without_pidfds();
+    pid = fork_sleeper(300000, 7);
+    t0 = green_now();
+    r = green_wait_child(pid, t0 + 100000000);
+    printf("before the exit: %s\n", r == ETIMEDOUT ? "ETIMEDOUT" : strerror(r));
+    r = green_wait_child(pid, green_now() + 10000000000LL);
+    printf("wait: %s, %s\n", r ? strerror(r) : "0", secs_since(t0) >= 0.25 ? "after" : "early");
+    printf("reaped: %d\n", waitpid(pid, &status, WNOHANG) == pid ? WEXITSTATUS(status) : -1);
+}
+
+Test(hub, wait_child_works_without_pidfds)
+{
+    assert_child_prints(wait_child_without_pidfds, NULL,
+                        "before the exit: ETIMEDOUT\nwait: 0, after\nreaped: 7\n");
 }
 
 /* --------------------------------------------------------- remote wakes */
