@@ -38,7 +38,7 @@
 ASAN_B      := $(B)/asan
 ASAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer
 ASAN_MAKE    = $(MAKE) --no-print-directory B=$(ASAN_B) CFLAGS="-O1 -g $(ASAN_FLAGS)" \
-                   LIBS="-lev -lpthread $(ASAN_FLAGS)"
+                   LIBS="$(LIBS) $(ASAN_FLAGS)"
 ASAN_ENV    := LSAN_OPTIONS=suppressions=$(abspath tests/asan/lsan.supp):print_suppressions=0 \
                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 ASAN_RT_ENV := $(ASAN_ENV) ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:handle_segv=0
