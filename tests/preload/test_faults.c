@@ -16,6 +16,7 @@
  * file under a hidden number (preload/fd.c) to do the same, while the next connection may
  * reuse the number at once and must get exactly its own bytes.
  */
+#include <limits.h>
 #include <pthread.h>
 
 #include "common.h"
@@ -49,13 +50,14 @@ struct run {
 
 /* The process's descriptors, less the shim's standing ones (its hub's epoll and eventfds,
  * made once and kept: fault_server makes none of either kind); *standing gets how many
- * of those there are, if not NULL.  -1 if the process is gone. */
-static int proc_fds(pid_t pid, int *standing)
+ * of those there are and *lowest the lowest number among them (INT_MAX: none), if not
+ * NULL.  -1 if the process is gone. */
+static int proc_fds(pid_t pid, int *standing, int *lowest)
 {
     char path[64], link[320], target[64];
     struct dirent *d;
     DIR *dir;
-    int n = 0, own = 0;
+    int n = 0, own = 0, low = INT_MAX;
 
     snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
     if (!(dir = opendir(path)))
@@ -67,14 +69,18 @@ static int proc_fds(pid_t pid, int *standing)
         snprintf(link, sizeof link, "%s/%s", path, d->d_name);
         k = readlink(link, target, sizeof target - 1);
         target[k > 0 ? k : 0] = 0;
-        if (!strcmp(target, "anon_inode:[eventfd]") || !strcmp(target, "anon_inode:[eventpoll]"))
+        if (!strcmp(target, "anon_inode:[eventfd]") ||
+            !strcmp(target, "anon_inode:[eventpoll]")) {
             own++;
-        else
+            low = atoi(d->d_name) < low ? atoi(d->d_name) : low;
+        } else
             n++;
     }
     closedir(dir);
     if (standing)
         *standing = own;
+    if (lowest)
+        *lowest = low;
     return n;
 }
 
@@ -86,7 +92,7 @@ static void run_start(struct run *r, int patched, const char *a1, const char *a2
     raise_nofile();
     legacy_start(&r->p, &o, "fault_server", "0", a1, a2, NULL);
     r->port = legacy_port(&r->p, 5.0);
-    r->fd_base = proc_fds(r->p.pid, NULL);
+    r->fd_base = proc_fds(r->p.pid, NULL, NULL);
     r->mode = patched ? "patched" : "unpatched";
 }
 
@@ -142,17 +148,21 @@ static const char *fd_list(pid_t pid, char *buf, size_t len)
 /* The server must still run, and its descriptors go back to the baseline (no leak). */
 static void run_finish(struct run *r)
 {
-    int own = 0, fds = proc_fds(r->p.pid, &own);
+    int own = 0, low = INT_MAX, fds = proc_fds(r->p.pid, &own, &low);
     char *out, list[4096];
 
     for (double end = now_s() + 10.0; fds > r->fd_base && now_s() < end; sleep_s(0.02))
-        fds = proc_fds(r->p.pid, &own);
+        fds = proc_fds(r->p.pid, &own, &low);
     out = legacy_out(&r->p);
     cr_expect(!legacy_reap(&r->p), "%s exited; output:\n%s", r->p.name, out);
     cr_expect_eq(fds, r->fd_base, "%s: %d descriptors 10 s after the clients left, %d before:"
                  "\n%s", r->p.name, fds, r->fd_base, fd_list(r->p.pid, list, sizeof list));
     /* The hub's epoll and eventfd, the wait family's eventfd: made once, never more. */
     cr_expect_leq(own, 3, "%s: %d epoll and eventfd descriptors:\n%s", r->p.name, own,
+                  fd_list(r->p.pid, list, sizeof list));
+    /* ... and all at the top of the range (48 and up even under nofile=64), never on a
+     * number the program would get unpatched. */
+    cr_expect_geq(low, 48, "%s: the shim holds descriptor %d:\n%s", r->p.name, low,
                   fd_list(r->p.pid, list, sizeof list));
     free(out);
     legacy_done(&r->p);
@@ -464,7 +474,7 @@ static void emfile_storm(int patched, struct seen *s)
     cr_expect_eq(ok, s->injected, "%s: storm: %s", r.p.name, storm.error);
     s->fact = legacy_wait_for(&r.p, "accept EMFILE", 10.0);
     cr_expect(s->fact, "%s: accept never gave EMFILE", r.p.name);
-    peak = proc_fds(r.p.pid, NULL);
+    peak = proc_fds(r.p.pid, NULL, NULL);
     s->echoes_ok = clients_echo(&held, 3, 20.0);
     cr_expect_eq(s->echoes_ok, 20, "%s: held clients during the storm: %s", r.p.name,
                  held.error);
