@@ -30,6 +30,7 @@ struct seen {
     int echoes_ok;     /* well-behaved clients answered correctly, every round */
     int fact;          /* a scenario's own yes/no fact */
     int count;         /* a scenario's own count */
+    long bytes;        /* reply bytes checked byte for byte */
 };
 
 static int scale(void)
@@ -84,12 +85,16 @@ static int proc_fds(pid_t pid, int *standing, int *lowest)
     return n;
 }
 
+/* Reply bytes checked so far in this run (each test runs in a process of its own). */
+static long verified;
+
 /* Start fault_server with up to two options (NULL: none). */
 static void run_start(struct run *r, int patched, const char *a1, const char *a2)
 {
     struct legacy_opts o = {.patched = patched};
 
     raise_nofile();
+    verified = 0;
     legacy_start(&r->p, &o, "fault_server", "0", a1, a2, NULL);
     r->port = legacy_port(&r->p, 5.0);
     r->fd_base = proc_fds(r->p.pid, NULL, NULL);
@@ -168,11 +173,12 @@ static void run_finish(struct run *r)
     legacy_done(&r->p);
 }
 
-static void report(const char *scenario, struct run *r, const struct seen *s, const char *more)
+static void report(const char *scenario, struct run *r, struct seen *s, const char *more)
 {
-    fprintf(stderr, "faults: %s %s injected=%d ends=%d echoes_ok=%d fact=%d count=%d%s%s\n",
-            scenario, r->mode, s->injected, s->ends, s->echoes_ok, s->fact, s->count,
-            more ? " " : "", more ? more : "");
+    s->bytes = verified;
+    fprintf(stderr, "faults: %s %s injected=%d ends=%d echoes_ok=%d fact=%d count=%d "
+            "bytes_verified=%ld%s%s\n", scenario, r->mode, s->injected, s->ends, s->echoes_ok,
+            s->fact, s->count, s->bytes, more ? " " : "", more ? more : "");
 }
 
 /* ----------------------------------------------------------------- clients */
@@ -225,6 +231,20 @@ static int whoami(int fd)
     return n;
 }
 
+/* clients_echo, counting the bytes checked when every client was answered correctly. */
+static int echo(struct clients *cs, int rounds, double timeout_s)
+{
+    int ok = clients_echo(cs, rounds, timeout_s);
+
+    if (ok == cs->n) {
+        char buf[CLIENT_MSG_MAX];
+        for (int i = 0; i < cs->n; i++)
+            for (int k = 0; k < rounds; k++)
+                verified += (long)client_payload(i, k, buf, sizeof buf);
+    }
+    return ok;
+}
+
 /* n well-behaved clients, rounds of echo, closed afterwards; returns how many were answered
  * correctly on every round (the failure is in the assertion message). */
 static int good_clients(struct run *r, int n, int rounds)
@@ -233,7 +253,7 @@ static int good_clients(struct run *r, int n, int rounds)
     int ok = clients_open(&cs, r->port, n, 10.0);
 
     cr_assert_eq(ok, n, "%s: %d of %d clients connected: %s", r->p.name, ok, n, cs.error);
-    ok = clients_echo(&cs, rounds, 20.0);
+    ok = echo(&cs, rounds, 20.0);
     cr_expect_eq(ok, n, "%s: %d of %d clients answered: %s", r->p.name, ok, n, cs.error);
     clients_close(&cs);
     return ok;
@@ -268,6 +288,8 @@ static void compare(const char *scenario, const struct seen *off, const struct s
                  off->fact);
     cr_expect_eq(on->count, off->count, "%s: count %d patched, %d unpatched", scenario,
                  on->count, off->count);
+    cr_expect_eq(on->bytes, off->bytes, "%s: %ld bytes verified patched, %ld unpatched",
+                 scenario, on->bytes, off->bytes);
 }
 
 #define DIFFERENTIAL(name)                                                                  \
@@ -329,7 +351,10 @@ static void half_close(int patched, struct seen *s)
 
         upper(want, out, len);
         got = recv_lines(fd[i], in, sizeof in, 1, 10.0);
-        s->echoes_ok += got == len && !memcmp(in, want, len) && peer_end(fd[i]) == 0;
+        if (got == len && !memcmp(in, want, len) && peer_end(fd[i]) == 0) {
+            s->echoes_ok++;
+            verified += (long)len;
+        }
         close(fd[i]);
     }
     free(fd);
@@ -405,7 +430,7 @@ static void *good_thread(void *arg)
     struct clients cs;
 
     if (clients_open(&cs, g->r->port, g->n, 10.0) == g->n)
-        g->ok = clients_echo(&cs, g->rounds, 20.0);
+        g->ok = echo(&cs, g->rounds, 20.0);
     snprintf(g->error, sizeof g->error, "%s", cs.error);
     g->done = now_s();
     clients_close(&cs);
@@ -445,7 +470,10 @@ static void slowloris(int patched, struct seen *s)
     for (int i = 0; i < n; i++) {
         char want[64], in[64];
         upper(want, line, len);
-        s->ends += recv_lines(fd[i], in, sizeof in, 1, 10.0) == len && !memcmp(in, want, len);
+        if (recv_lines(fd[i], in, sizeof in, 1, 10.0) == len && !memcmp(in, want, len)) {
+            s->ends++;
+            verified += (long)len;
+        }
         close(fd[i]);
     }
     free(fd);
@@ -468,14 +496,14 @@ static void emfile_storm(int patched, struct seen *s)
     run_start(&r, patched, "nofile=64", NULL);
     s->injected = 100 * scale();
     cr_assert_eq(clients_open(&held, r.port, 20, 10.0), 20, "%s: %s", r.p.name, held.error);
-    ok = clients_echo(&held, 2, 20.0);
+    ok = echo(&held, 2, 20.0);
     cr_assert_eq(ok, 20, "%s: held clients before the storm: %s", r.p.name, held.error);
     ok = clients_open(&storm, r.port, s->injected, 20.0);
     cr_expect_eq(ok, s->injected, "%s: storm: %s", r.p.name, storm.error);
     s->fact = legacy_wait_for(&r.p, "accept EMFILE", 10.0);
     cr_expect(s->fact, "%s: accept never gave EMFILE", r.p.name);
     peak = proc_fds(r.p.pid, NULL, NULL);
-    s->echoes_ok = clients_echo(&held, 3, 20.0);
+    s->echoes_ok = echo(&held, 3, 20.0);
     cr_expect_eq(s->echoes_ok, 20, "%s: held clients during the storm: %s", r.p.name,
                  held.error);
     clients_close(&storm);
@@ -501,12 +529,12 @@ static void signals_during_waits(int patched, struct seen *s)
     run_start(&r, patched, NULL, NULL);
     s->injected = 50 * scale();
     cr_assert_eq(clients_open(&idle, r.port, 20, 10.0), 20, "%s: %s", r.p.name, idle.error);
-    cr_assert_eq(clients_echo(&idle, 1, 20.0), 20, "%s: %s", r.p.name, idle.error);
+    cr_assert_eq(echo(&idle, 1, 20.0), 20, "%s: %s", r.p.name, idle.error);
     for (int i = 0; i < s->injected; i++) {
         kill(r.p.pid, SIGUSR1);
         sleep_s(0.01);
     }
-    s->echoes_ok = clients_echo(&idle, 3, 20.0);
+    s->echoes_ok = echo(&idle, 3, 20.0);
     cr_expect_eq(s->echoes_ok, 20, "%s: %s", r.p.name, idle.error);
     fd = tcp_connect(r.port);
     cr_assert_geq(fd, 0);
@@ -557,7 +585,7 @@ static void fork_while_waiting(int patched, struct seen *s)
     close(nfd[0]);
     close(nfd[1]);
     close(fd);
-    s->echoes_ok = clients_echo(&idle, 3, 20.0);
+    s->echoes_ok = echo(&idle, 3, 20.0);
     cr_expect_eq(s->echoes_ok, 20, "%s: %s", r.p.name, idle.error);
     kids = child_processes(r.p.pid, &zombies);
     s->fact = kids;
@@ -603,7 +631,10 @@ static void close_while_waiting(int patched, struct seen *s)
             size_t len = client_payload(i, k, out, sizeof out);
             upper(want, out, len);
             cr_assert_eq(send(b, out, len, MSG_NOSIGNAL), (ssize_t)len);
-            ok &= recv_lines(b, buf, sizeof buf, 1, 10.0) == len && !memcmp(buf, want, len);
+            if (recv_lines(b, buf, sizeof buf, 1, 10.0) == len && !memcmp(buf, want, len))
+                verified += (long)len;
+            else
+                ok = 0;
         }
         s->echoes_ok += ok;
         send(a, "late\n", 5, MSG_NOSIGNAL);
