@@ -60,6 +60,22 @@ static int matches(pid_t pid, pid_t c)
     return getpgid(c) == -pid;
 }
 
+/* The shim's descriptors here (pidfds, the announcement eventfd) go to the top of the
+ * range, as the hub's do (socket.c): at the lowest free number they would shift the
+ * numbers the program's next calls get, and the eventfd would hold one for good. */
+static int high(int fd)
+{
+    int moved, floor = green__fd_top(16 + 64 + 256);
+
+    if (fd < 0 || floor < 48 || fd >= floor)
+        return fd;
+    moved = REAL(fcntl64)(fd, F_DUPFD_CLOEXEC, floor);
+    if (moved < 0)
+        return fd;
+    REAL(close)(fd);
+    return moved;
+}
+
 /* A pidfd for child c, or -1. */
 static int pidfd(pid_t c)
 {
@@ -67,7 +83,7 @@ static int pidfd(pid_t c)
 
     if (fd < 0 && errno == ENOSYS)
         __atomic_store_n(&no_pidfds, 1, __ATOMIC_RELAXED);
-    return fd;
+    return high(fd);
 }
 
 /* pidfds of the children pid may name, plus the announcement eventfd; returns the count
@@ -117,7 +133,7 @@ static size_t watch_children(pid_t pid, struct pollfd **pfds, size_t *cap)
         closedir(tasks);
     }
     if (fork_efd < 0)
-        fork_efd = REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        fork_efd = high(REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (fork_efd >= 0)
         (*pfds)[n++] = (struct pollfd){.fd = fork_efd, .events = POLLIN};
     return n;

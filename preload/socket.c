@@ -568,9 +568,14 @@ static int high(int fd)
     return moved;
 }
 
+/* A call the runtime makes for itself, or libev makes from the hub: libev makes a new
+ * epoll set from inside ev_run when it finds a number reused under one of its registrations
+ * (its fork path, taken on a generation mismatch). */
 static int runtime_call(void)
 {
-    return green__tls && green__tls->in_runtime;
+    struct green__local *l = green__tls;
+
+    return l && (l->in_runtime || l->sched.current == l->sched.hub);
 }
 
 GREEN_EXPORT int epoll_create1(int flags)
