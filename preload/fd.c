@@ -122,6 +122,19 @@ int green__fd_top(int span)
     return top > 0 ? top : 0;
 }
 
+int green__fd_high(int fd, int span)
+{
+    int moved, floor = green__fd_top(span);
+
+    if (fd < 0 || floor < 48 || fd >= floor) /* 48: a soft limit under 64 keeps its order */
+        return fd;
+    moved = REAL(fcntl64)(fd, F_DUPFD_CLOEXEC, floor);
+    if (moved < 0)
+        return fd;
+    REAL(close)(fd);
+    return moved;
+}
+
 int green__fd_get(int fd, struct green__fd *f)
 {
     struct stat st;

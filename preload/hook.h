@@ -91,6 +91,11 @@ void green__fd_socket(int fd, int on);
 /* The lowest of the top span descriptor numbers (soft limit; 0 if none): where the shim
  * keeps descriptors of its own, out of the program's way. */
 int green__fd_top(int span);
+/* fd, a descriptor of the shim's or the runtime's own, moved among the top span numbers
+ * (close-on-exec), so the program gets the numbers it gets without the shim: many
+ * programs, and their tests, expect the lowest free one.  Returns the new number, or fd
+ * if there is no room. */
+int green__fd_high(int fd, int span);
 
 /* The facts of fd now, into *f; -1 with errno set (EBADF) if fd is not open. */
 int green__fd_get(int fd, struct green__fd *f);

@@ -61,20 +61,10 @@ static int matches(pid_t pid, pid_t c)
 }
 
 /* The shim's descriptors here (pidfds, the announcement eventfd) go to the top of the
- * range, as the hub's do (socket.c): at the lowest free number they would shift the
- * numbers the program's next calls get, and the eventfd would hold one for good. */
-static int high(int fd)
-{
-    int moved, floor = green__fd_top(16 + 64 + 256);
-
-    if (fd < 0 || floor < 48 || fd >= floor)
-        return fd;
-    moved = REAL(fcntl64)(fd, F_DUPFD_CLOEXEC, floor);
-    if (moved < 0)
-        return fd;
-    REAL(close)(fd);
-    return moved;
-}
+ * range, above the hub's (socket.c) and the hidden ones (fd.c): at the lowest free number
+ * they would shift the numbers the program's next calls get, and the eventfd would hold
+ * one for good. */
+#define HIGH_SPAN (16 + 64 + 256)
 
 /* A pidfd for child c, or -1. */
 static int pidfd(pid_t c)
@@ -83,7 +73,7 @@ static int pidfd(pid_t c)
 
     if (fd < 0 && errno == ENOSYS)
         __atomic_store_n(&no_pidfds, 1, __ATOMIC_RELAXED);
-    return high(fd);
+    return green__fd_high(fd, HIGH_SPAN);
 }
 
 /* pidfds of the children pid may name, plus the announcement eventfd; returns the count
@@ -133,7 +123,7 @@ static size_t watch_children(pid_t pid, struct pollfd **pfds, size_t *cap)
         closedir(tasks);
     }
     if (fork_efd < 0)
-        fork_efd = high(REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        fork_efd = green__fd_high(REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK), HIGH_SPAN);
     if (fork_efd >= 0)
         (*pfds)[n++] = (struct pollfd){.fd = fork_efd, .events = POLLIN};
     return n;

@@ -552,22 +552,6 @@ GREEN_EXPORT int fcntl64(int fd, int cmd, ...)
 }
 GREEN_EXPORT int fcntl(int fd, int cmd, ...) __attribute__((alias("fcntl64")));
 
-/* The runtime's own descriptors (the hub's epoll and event fds) are moved to the top of
- * the descriptor range, so the program gets the same numbers it gets without the shim:
- * many programs, and their tests, expect the lowest free number. */
-static int high(int fd)
-{
-    int moved, floor = green__fd_top(16);
-
-    if (fd < 0 || floor < 48 || fd >= floor) /* 48: a soft limit under 64 keeps its order */
-        return fd;
-    moved = REAL(fcntl64)(fd, F_DUPFD_CLOEXEC, floor);
-    if (moved < 0)
-        return fd;
-    REAL(close)(fd);
-    return moved;
-}
-
 /* A call the runtime makes for itself, or libev makes from the hub: libev makes a new
  * epoll set from inside ev_run when it finds a number reused under one of its registrations
  * (its fork path, taken on a generation mismatch). */
@@ -582,14 +566,14 @@ GREEN_EXPORT int epoll_create1(int flags)
 {
     int fd = REAL(epoll_create1)(flags);
 
-    return runtime_call() ? high(fd) : made(fd, NULL, 1);
+    return runtime_call() ? green__fd_high(fd, 16) : made(fd, NULL, 1);
 }
 
 GREEN_EXPORT int eventfd(unsigned initval, int flags)
 {
     int fd = REAL(eventfd)(initval, flags);
 
-    return runtime_call() ? high(fd) : made(fd, NULL, 1);
+    return runtime_call() ? green__fd_high(fd, 16) : made(fd, NULL, 1);
 }
 
 GREEN_EXPORT int ioctl(int fd, unsigned long req, ...)

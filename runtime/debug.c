@@ -167,6 +167,36 @@ void green__report_threads(const char *headline, void *uc)
     }
 }
 
+/* ------------------------------------------------------- runtime handlers */
+
+void green__handler_install(int sig, void (*fn)(int, siginfo_t *, void *), int flags,
+                            struct sigaction *before)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = fn;
+    sa.sa_flags = SA_SIGINFO | flags;
+    sigemptyset(&sa.sa_mask);
+    green__runtime_enter();
+    sigaction(sig, &sa, before);
+    green__runtime_leave();
+}
+
+int green__handler_chain(const struct sigaction *a, int sig, siginfo_t *si, void *uc)
+{
+    if (a->sa_flags & SA_SIGINFO) {
+        if (!a->sa_sigaction)
+            return 0;
+        a->sa_sigaction(sig, si, uc);
+        return 1;
+    }
+    if (a->sa_handler == SIG_DFL || a->sa_handler == SIG_IGN)
+        return 0;
+    a->sa_handler(sig);
+    return 1;
+}
+
 /* --------------------------------------------------------------- overflow */
 
 static struct sigaction previous;
@@ -198,16 +228,8 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
         restore_previous();
         return;
     }
-    if (previous.sa_flags & SA_SIGINFO) {
-        if (previous.sa_sigaction) {
-            previous.sa_sigaction(sig, si, uc);
-            return;
-        }
-    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
-        previous.sa_handler(sig);
-        return;
-    }
-    restore_previous(); /* default: the instruction faults again and the process dies */
+    if (!green__handler_chain(&previous, sig, si, uc))
+        restore_previous(); /* default: the instruction faults again and the process dies */
 }
 
 void green__overflow_init(void)
@@ -226,14 +248,7 @@ void green__overflow_init(void)
     }
     green__spin_lock(&handler_lock);
     if (!handler_installed) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = on_segv;
-        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-        sigemptyset(&sa.sa_mask);
-        green__runtime_enter();
-        sigaction(SIGSEGV, &sa, &previous);
-        green__runtime_leave();
+        green__handler_install(SIGSEGV, on_segv, SA_ONSTACK | SA_NODEFER, &previous);
         handler_installed = 1;
     }
     green__spin_unlock(&handler_lock);

@@ -14,6 +14,7 @@
 #define GREEN_INTERNAL_H
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -37,6 +38,12 @@ const char *green__label(char *buf, size_t len, uint64_t seq, const char *name);
 /* Print what every green thread of this OS thread is doing (deadlock report, dumps), each
  * with its backtrace; uc: the ucontext of the code a signal interrupted, or NULL. */
 void green__report_threads(const char *headline, void *uc);
+/* Install a handler of the runtime's own (SA_SIGINFO | flags, nothing blocked), keeping
+ * the disposition it replaces in *before. */
+void green__handler_install(int sig, void (*fn)(int, siginfo_t *, void *), int flags,
+                            struct sigaction *before);
+/* Run the handler a kept, if it is one (not SIG_DFL or SIG_IGN); 0 if it is not. */
+int green__handler_chain(const struct sigaction *a, int sig, siginfo_t *si, void *uc);
 /* Install the SIGSEGV handler that turns a guard-page hit into a stack overflow report,
  * and this OS thread's alternate signal stack.  Idempotent per OS thread. */
 void green__overflow_init(void);

@@ -80,27 +80,8 @@ int green__signal_reserved(int sig)
 /* The program's handler, or the one that was in place before ours. */
 static void forward(int sig, siginfo_t *si, void *uc, const struct sigaction *before)
 {
-    if (green__signal_program && green__signal_program(sig, si, uc))
-        return;
-    if (before->sa_flags & SA_SIGINFO) {
-        if (before->sa_sigaction)
-            before->sa_sigaction(sig, si, uc);
-    } else if (before->sa_handler != SIG_DFL && before->sa_handler != SIG_IGN) {
-        before->sa_handler(sig);
-    }
-}
-
-static void install(int sig, void (*fn)(int, siginfo_t *, void *), struct sigaction *before)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = fn;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    green__runtime_enter();
-    sigaction(sig, &sa, before);
-    green__runtime_leave();
+    if (!green__signal_program || !green__signal_program(sig, si, uc))
+        green__handler_chain(before, sig, si, uc);
 }
 
 /* ------------------------------------------------------------------- dump */
@@ -283,9 +264,11 @@ void green__monitor_init(void)
         if (c->stats)
             green__stats_init();
         if (c->dump_signal)
-            install(c->dump_signal, on_dump, &before_dump);
+            green__handler_install(c->dump_signal, on_dump, SA_RESTART | SA_ONSTACK,
+                                   &before_dump);
         if (c->block_warn_ms) {
-            install(GREEN_SAMPLE_SIGNAL, on_sample, &before_sample);
+            green__handler_install(GREEN_SAMPLE_SIGNAL, on_sample, SA_RESTART | SA_ONSTACK,
+                                   &before_sample);
             start_watchdog();
         }
         __atomic_store_n(&init_done, 1, __ATOMIC_RELEASE);
