@@ -49,11 +49,9 @@ static inline int green__bypass(unsigned family)
     if (GREEN_UNLIKELY(!(green__patched & family)) || GREEN_UNLIKELY(green__tls_real))
         return 1;
     l = green__tls;
-    if (!l)
-        return 0;
-    if (l->in_runtime || l->sched.current == l->sched.hub)
+    if (l && (l->in_runtime || l->sched.current == l->sched.hub))
         return 1;
-    l->stats.family = family; /* GREEN_STATS counts this hook's waits under its family */
+    green__family = family; /* GREEN_STATS counts this hook's waits under its family */
     return 0;
 }
 

@@ -253,10 +253,12 @@ struct green__stats {
     int idle;                       /* the hub is blocked in the kernel */
     uint64_t created;               /* green threads spawned, main not counted */
     size_t peak_alive;
-    unsigned family;                /* GREEN_F_* bit of the hook running, 0 for the API */
     /* GREEN_STATS=1 only: */
     int64_t run_start;              /* when the running thread was switched to */
     int64_t idle_since, idle_ns;    /* the hub's time blocked in the kernel */
+    int64_t born, lived_ns;         /* when the OS thread's state was made; its life, once
+                                     * added up (report, fold) */
+    uint64_t os_threads;            /* OS threads added up (report, fold) */
     int64_t longest_run;            /* the longest run without a switch, and its thread */
     uint64_t longest_seq;
     char longest_name[16];
@@ -266,6 +268,9 @@ struct green__stats {
     int64_t waited[GREEN_WAIT_OTHER + 1], family_waited[GREEN_FAMILIES + 1];
 };
 extern int green__stats_on;
+/* The GREEN_F_* bit of the hook the OS thread runs (preload/hook.h sets it), 0 for the API:
+ * green__sched_park counts a wait under it. */
+extern __thread unsigned green__family __attribute__((tls_model("initial-exec")));
 /* The preload shim names the families for the report (NULL: waits by kind only). */
 extern const char *const *green__family_names;
 /* GREEN_STATS=1: a switch from prev (the running thread) is about to happen. */

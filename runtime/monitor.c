@@ -92,12 +92,18 @@ static void on_dump(int sig, siginfo_t *si, void *uc)
     struct green__local *l = green__tls;
 
     if (l) {
+        /* OS threads that got the signal passed on dump one after the other, not
+         * interleaved.  The signal is blocked while its handler runs, so the holder is
+         * never code this handler interrupted. */
+        static unsigned dump_lock;
         char head[160];
+        green__spin_lock(&dump_lock);
         l->in_runtime++;
         snprintf(head, sizeof head, "dump on SIG%s: the green threads of OS thread %d (pid %d)",
                  sigabbrev_np(sig), l->tid, (int)getpid());
         green__report_threads(head, uc);
         l->in_runtime--;
+        green__spin_unlock(&dump_lock);
     }
     if (!copy && green__spin_trylock(&green__locals_lock)) {
         for (struct green__list *n = green__locals.next; n != &green__locals; n = n->next) {

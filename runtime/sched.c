@@ -258,7 +258,7 @@ int green__sched_park(void)
     struct green_thread *cur = s->current;
     int64_t since = GREEN_UNLIKELY(green__stats_on) ? green_now() : 0;
     int kind = cur->wait.kind;
-    unsigned family = l->stats.family; /* the hook that waits; others change it meanwhile */
+    unsigned family = green__family; /* the hook that waits; others change it meanwhile */
 
     if (cur->killed && cur->wait.killable && !cur->nokill) {
         cur->wait.kind = GREEN_WAIT_NONE;
@@ -401,7 +401,7 @@ struct green__local *green__local_init(void)
     green__monitor_init(); /* before the hub, which times its sleeps under GREEN_STATS */
     start_hub(l);
     l->stats.peak_alive = 1;
-    l->stats.run_start = green_now();
+    l->stats.born = l->stats.run_start = green_now();
     green__monitor_register(l);
 
     green__overflow_init();

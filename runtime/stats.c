@@ -25,6 +25,7 @@
 #include "internal.h"
 
 int green__stats_on;
+__thread unsigned green__family __attribute__((tls_model("initial-exec")));
 const char *const *green__family_names;
 
 static struct green__stats ended; /* OS threads that have ended, under green__locals_lock */
@@ -64,6 +65,8 @@ static void add(struct green__stats *a, const struct green__stats *b)
     a->created += b->created;
     a->peak_alive += b->peak_alive;
     a->idle_ns += b->idle_ns;
+    a->lived_ns += b->lived_ns;
+    a->os_threads += b->os_threads;
     for (int i = 0; i <= GREEN_WAIT_OTHER; i++) {
         a->waits[i] += b->waits[i];
         a->waited[i] += b->waited[i];
@@ -81,9 +84,21 @@ static void add(struct green__stats *a, const struct green__stats *b)
     }
 }
 
+/* b's counters with its life so far and itself counted, ready to add. */
+static struct green__stats lived(const struct green__stats *b, int64_t now)
+{
+    struct green__stats c = *b;
+
+    c.lived_ns = now - b->born;
+    c.os_threads = 1;
+    return c;
+}
+
 void green__stats_fold(const struct green__stats *st)
 {
-    add(&ended, st); /* the caller holds green__locals_lock */
+    struct green__stats c = lived(st, green_now());
+
+    add(&ended, &c); /* the caller holds green__locals_lock */
 }
 
 static double secs(int64_t ns)
@@ -140,24 +155,23 @@ static void report(void)
     struct green__stats sum = ended;
     struct green__list *n;
     struct rusage ru;
-    int64_t wall = green_now() - started, running;
-    size_t os_threads = 0;
+    int64_t now = green_now(), wall = now - started, running;
     char line[1024], a[32], b[48];
 
     green__spin_lock(&green__locals_lock);
     for (n = green__locals.next; n != &green__locals; n = n->next) {
         struct green__local *l = green__container_of(n, struct green__local, registered);
-        add(&sum, &l->stats);
-        os_threads++;
+        struct green__stats c = lived(&l->stats, now);
+        add(&sum, &c);
     }
     green__spin_unlock(&green__locals_lock);
-    running = wall - sum.idle_ns;
+    running = sum.lived_ns - sum.idle_ns;
     getrusage(RUSAGE_SELF, &ru);
 
     green__say("stats for pid %d, %.3f s:", (int)getpid(), secs(wall));
-    green__say("  green threads: %s created, %zu alive at most (main included); %zu OS "
+    green__say("  green threads: %s created, %zu alive at most (main included); %llu OS "
                "thread%s ran them", grouped(sum.created, a, sizeof a), sum.peak_alive,
-               os_threads, os_threads == 1 ? "" : "s");
+               (unsigned long long)sum.os_threads, sum.os_threads == 1 ? "" : "s");
     green__say("  context switches: %s (%.0f/s)", grouped(sum.switches, a, sizeof a),
                wall > 0 ? (double)sum.switches / secs(wall) : 0.);
     line[0] = 0;
@@ -167,10 +181,12 @@ static void report(void)
     line[0] = 0;
     table(line, sizeof line, sum.waits, sum.waited, GREEN_WAIT_OTHER + 1, kind_name);
     green__say("  waits by kind:%s", line);
-    green__say("  OS thread time: running %.3f s, blocked in the hub with nothing to run "
+    green__say("  OS thread time%s: running %.3f s, blocked in the hub with nothing to run "
                "%.3f s (%.0f%% running); process CPU: user %.3f s, system %.3f s",
+               sum.os_threads > 1 ? " (added up over the OS threads)" : "",
                secs(running > 0 ? running : 0), secs(sum.idle_ns),
-               wall > 0 ? 100. * (double)(running > 0 ? running : 0) / (double)wall : 0.,
+               sum.lived_ns > 0 ? 100. * (double)(running > 0 ? running : 0) /
+                                      (double)sum.lived_ns : 0.,
                (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
                (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
     green__say("  pool: %s jobs, %.3f s waited for them", grouped(green__pool_jobs(), b, sizeof b),
@@ -190,7 +206,7 @@ void green__stats_fork_child(struct green__stats *st)
 {
     memset(st, 0, sizeof *st);
     memset(&ended, 0, sizeof ended);
-    started = st->run_start = green_now();
+    started = st->born = st->run_start = green_now();
 }
 
 void green__stats_init(void)
