@@ -33,12 +33,6 @@ static const struct {
     {"stdio", GREEN_F_STDIO},   {"all", GREEN_F_ALL},         {"none", 0},
 };
 
-static void bad(const char *var, const char *value, const char *accepted)
-{
-    green__say("%s=\"%s\" is not valid: %s", var, value, accepted);
-    _exit(2);
-}
-
 static unsigned parse_patch(const char *v)
 {
     static const char accepted[] =
@@ -49,7 +43,7 @@ static unsigned parse_patch(const char *v)
     const char *p = v;
 
     if (!*v)
-        bad("GREEN_PATCH", v, accepted);
+        green__bad_setting("GREEN_PATCH", v, accepted);
     while (*p) {
         size_t len = strcspn(p, ",");
         int minus = *p == '-';
@@ -60,11 +54,11 @@ static unsigned parse_patch(const char *v)
                 !strncmp(p + minus, families[i].name, len - minus))
                 break;
         if (i == sizeof families / sizeof *families || len == (size_t)minus)
-            bad("GREEN_PATCH", v, accepted);
+            green__bad_setting("GREEN_PATCH", v, accepted);
         bits = minus ? bits & ~families[i].bit : bits | families[i].bit;
         p += len;
         if (*p == ',' && *++p == 0)
-            bad("GREEN_PATCH", v, accepted);
+            green__bad_setting("GREEN_PATCH", v, accepted);
     }
     return bits;
 }
@@ -94,7 +88,7 @@ __attribute__((constructor(101))) static void green_preload_init(void)
     green__real_init();
     green__config(); /* validates GREEN_STACK_SIZE now, not at the first spawn */
     if (debug && strcmp(debug, "0") && strcmp(debug, "1"))
-        bad("GREEN_DEBUG", debug, "give 0 or 1");
+        green__bad_setting("GREEN_DEBUG", debug, "give 0 or 1");
     if (patch)
         bits = parse_patch(patch);
     else

@@ -46,6 +46,10 @@ struct green__config {
     size_t stack_size; /* GREEN_STACK_SIZE, default 256 KiB */
 };
 const struct green__config *green__config(void);
+/* Stop the program for a bad setting: exit status 2 after one line "green: VAR="value" is
+ * not valid: <accepted>", the value escaped and cut short (config.c's comment says how). */
+void green__bad_setting(const char *var, const char *value, const char *accepted)
+    __attribute__((noreturn));
 /* Parse a size such as "256k", "1M", "65536"; -EINVAL if malformed or out of [lo, hi]. */
 int green__parse_size(const char *s, size_t lo, size_t hi, size_t *out);
 
