@@ -1131,5 +1131,16 @@ SCENARIO(bad_stdio_args)
     CALL(feof(sr));
     CALL(fputs("after close", sw));
     CALL(fflush(sw));
+    say("-- a socket's stream whose error flag is up");
+    pair(s);
+    sr = fdopen(s[0], "r");
+    if (!sr)
+        setup_failed("fdopen");
+    CALL(write(s[1], "line\n", 5));
+    CALL(fputs("x", sr));
+    CALL(ferror(sr));
+    CALL(getline(&line, &n, sr));
+    bytes("fgets", buf, CALL(fgets(buf, 64, sr) ? (long)strlen(buf) : -1));
+    CALL(getline(&line, &n, sr));
     free(line);
 }
