@@ -36,7 +36,7 @@ static int64_t deadline_ts(const struct timespec *ts)
 {
     if (!ts)
         return GREEN_NO_DEADLINE;
-    return green_now() + (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+    return green__deadline_after(ts->tv_sec, ts->tv_nsec);
 }
 
 /* The kernel's answer now, without waiting. */
@@ -235,8 +235,7 @@ GREEN_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeva
         (tv && (green__copy_in(&t, tv, sizeof t) < 0 || t.tv_sec < 0 || t.tv_usec < 0 ||
                 (!t.tv_sec && !t.tv_usec))))
         return REAL(select)(nfds, r, w, e, tv); /* no wait, or the kernel's EFAULT, EINVAL */
-    deadline = tv ? green_now() + (int64_t)t.tv_sec * 1000000000 + t.tv_usec * 1000
-                  : GREEN_NO_DEADLINE;
+    deadline = tv ? green__deadline_after(t.tv_sec, (int64_t)t.tv_usec * 1000) : GREEN_NO_DEADLINE;
     res = green_pselect(nfds, r, w, e, deadline, NULL, "select");
     if (tv) {
         /* Linux's select leaves the time not slept in *tv. */
