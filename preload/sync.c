@@ -385,16 +385,11 @@ GREEN_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)
 GREEN_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clock,
                                             const struct timespec *abstime)
 {
-    int r;
-
     if (RW_BYPASS(rw))
         return REAL(pthread_rwlock_clockrdlock)(rw, clock, abstime);
-    if (!valid_clock(clock))
+    /* glibc checks the clock and the time first, whether or not the call has to wait. */
+    if (!valid_clock(clock) || !valid_ts(abstime))
         return EINVAL;
-    if (!valid_ts(abstime)) {
-        r = green_rwlock_tryrdlock(GRW(rw));
-        return r != EBUSY ? r : GRW(rw)->writer == green__current() ? EDEADLK : EINVAL;
-    }
     return NOKILL(green_rwlock_timedrdlock(GRW(rw), green_deadline(clock, abstime)));
 }
 
@@ -422,16 +417,10 @@ GREEN_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
 GREEN_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clock,
                                             const struct timespec *abstime)
 {
-    int r;
-
     if (RW_BYPASS(rw))
         return REAL(pthread_rwlock_clockwrlock)(rw, clock, abstime);
-    if (!valid_clock(clock))
+    if (!valid_clock(clock) || !valid_ts(abstime))
         return EINVAL;
-    if (!valid_ts(abstime)) {
-        r = green_rwlock_trywrlock(GRW(rw));
-        return r != EBUSY ? r : GRW(rw)->writer == green__current() ? EDEADLK : EINVAL;
-    }
     return NOKILL(green_rwlock_timedwrlock(GRW(rw), green_deadline(clock, abstime)));
 }
 
@@ -472,6 +461,8 @@ GREEN_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrie
 
     if (!green__family_on(GREEN_F_THREAD))
         return REAL(pthread_barrier_init)(b, attr, count);
+    if (count == 0 || count >= UINT_MAX / 2) /* glibc's limits, checked before anything */
+        return EINVAL;
     if (attr)
         pthread_barrierattr_getpshared(attr, &pshared);
     set_shared(b, pshared == PTHREAD_PROCESS_SHARED);
