@@ -588,9 +588,11 @@ SCENARIO(bad_huge_timeouts_mux)
     FD_SET(s[0], &r);
     tv = (struct timeval){LONG_MAX, 0};
     HUGE_WAIT(select(s[0] + 1, &r, NULL, NULL, &tv));
+    say("tv left huge: %s", tv.tv_sec > 1000000000000000L ? "yes" : "no");
     FD_SET(s[0], &r);
     tv = (struct timeval){LONG_MAX / 1000, 999999};
     HUGE_WAIT(select(s[0] + 1, &r, NULL, NULL, &tv));
+    say("tv left huge: %s", tv.tv_sec > 1000000000000000L ? "yes" : "no");
     FD_SET(s[0], &r);
     ts = sec_huge;
     HUGE_WAIT(pselect(s[0] + 1, &r, NULL, NULL, &ts, NULL));
@@ -601,9 +603,13 @@ SCENARIO(bad_huge_timeouts_mux)
 
 SCENARIO(bad_huge_timeouts_io)
 {
-    int s[2];
+    int s[2], l;
+    struct sockaddr_in a;
     long long t0;
+    /* The kernel keeps timeouts below LONG_MAX jiffies as given (and reports them back as
+     * given), more than 2^63 nanoseconds included; longer ones are "no timeout". */
     struct timeval huge = {LONG_MAX, 0}, big = {INT_MAX, 999999};
+    struct timeval ns_wrap = {INT64_MAX / 1000000000 + 1, 0}, long_ago = {1L << 50, 0};
 
     pair(s);
     SETUP(setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &huge, sizeof huge));
@@ -611,6 +617,13 @@ SCENARIO(bad_huge_timeouts_io)
     HUGE_WAIT(recv(s[0], buf, 4, 0));
     SETUP(setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &big, sizeof big));
     HUGE_WAIT(read(s[0], buf, 4));
+    SETUP(setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &ns_wrap, sizeof ns_wrap));
+    HUGE_WAIT(read(s[0], buf, 4));
+    l = tcp_listener(1, &a);
+    SETUP(setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &ns_wrap, sizeof ns_wrap));
+    HUGE_WAIT(accept(l, NULL, NULL));
+    SETUP(setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &long_ago, sizeof long_ago));
+    HUGE_WAIT(recv(s[0], buf, 4, 0));
     fill(s[1]);
     SETUP(setsockopt(s[1], SOL_SOCKET, SO_SNDTIMEO, &huge, sizeof huge));
     HUGE_WAIT(write(s[1], buf, 4096));
@@ -640,6 +653,20 @@ SCENARIO(bad_huge_timeouts_time)
     waited(t0, 60);
     HUGE_WAIT(usleep(UINT_MAX));
     HUGE_WAIT(sleep(UINT_MAX));
+}
+
+SCENARIO(bad_huge_timeouts_signal)
+{
+    struct timespec ts = sec_huge;
+    sigset_t set;
+    long long t0;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    HUGE_WAIT(sigtimedwait(&set, NULL, &ts));
+    ts = (struct timespec){INT64_MAX / 1000000000 + 1, 0};
+    HUGE_WAIT(sigtimedwait(&set, NULL, &ts));
 }
 
 /* Waits no signal ends: another thread ends them 100 ms in. */
