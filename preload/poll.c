@@ -228,7 +228,7 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
 GREEN_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
     struct timeval t;
-    int64_t deadline;
+    int64_t deadline, start = green_now(), slept;
     int res;
 
     if (green__bypass(GREEN_F_SELECT) ||
@@ -238,12 +238,16 @@ GREEN_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeva
     deadline = tv ? green__deadline_after(t.tv_sec, (int64_t)t.tv_usec * 1000) : GREEN_NO_DEADLINE;
     res = green_pselect(nfds, r, w, e, deadline, NULL, "select");
     if (tv) {
-        /* Linux's select leaves the time not slept in *tv. */
-        int64_t left = deadline - green_now();
-        if (left < 0)
-            left = 0;
-        tv->tv_sec = left / 1000000000;
-        tv->tv_usec = (left % 1000000000) / 1000;
+        /* Linux's select leaves the time not slept in *tv: the timeout less the time
+         * slept, counted from the timeout (not the deadline, which may have saturated). */
+        slept = green_now() - start;
+        t.tv_sec -= slept / 1000000000;
+        t.tv_usec -= slept % 1000000000 / 1000;
+        if (t.tv_usec < 0)
+            t.tv_sec--, t.tv_usec += 1000000;
+        if (t.tv_sec < 0)
+            t = (struct timeval){0, 0};
+        *tv = t;
     }
     return res;
 }

@@ -156,7 +156,7 @@ GREEN_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct
                 t.tv_nsec > 999999999 || (!t.tv_sec && !t.tv_nsec))))
         return REAL(sigtimedwait)(set, info, ts);
     if (ts)
-        deadline = green_now() + (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+        deadline = green__deadline_after(t.tv_sec, t.tv_nsec);
     /* Signals already pending come first, as from the kernel's own call. */
     fd = REAL(signalfd)(-1, &s, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0)
