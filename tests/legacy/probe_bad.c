@@ -294,6 +294,36 @@ SCENARIO(bad_flags)
     CALL(lockf(p[0], 99, 0));
 }
 
+/* poll and ppoll report descriptors that are not open as POLLNVAL (and skip negative
+ * ones); epoll_wait wants an epoll descriptor. */
+SCENARIO(bad_fd_mux)
+{
+    int s[2], f = regular_file();
+    struct pollfd p[6];
+    struct epoll_event ev[4];
+    long long t0 = now_ms();
+
+    pair(s);
+    p[0] = (struct pollfd){-5, POLLIN, 0};
+    p[1] = (struct pollfd){1 << 30, POLLIN, 0};
+    p[2] = (struct pollfd){INT_MAX, POLLOUT, 0};
+    p[3] = (struct pollfd){closed_fd(), POLLIN, 0};
+    p[4] = (struct pollfd){INT_MIN, POLLIN, 0};
+    p[5] = (struct pollfd){s[0], POLLIN, 0};
+    CALL(poll(p, 6, 500));
+    for (int i = 0; i < 6; i++)
+        say("revents[%d] 0x%x", i, p[i].revents);
+    CALL(ppoll(p, 5, &(struct timespec){0, 500000000}, NULL));
+    CALL(poll(p, 1, 100));
+    CALL(epoll_wait(1 << 30, ev, 4, 500));
+    CALL(epoll_wait(INT_MIN, ev, 4, 500));
+    CALL(epoll_wait(f, ev, 4, 500));
+    CALL(epoll_wait(s[0], ev, 4, 500));
+    CALL(epoll_pwait(-1, ev, 4, 500, NULL));
+    CALL(epoll_pwait2(closed_fd(), ev, 4, NULL, NULL));
+    prompt(t0, 400);
+}
+
 /* ----------------------------------------------------------- bad pointers */
 
 SCENARIO(bad_pointers_io)
@@ -370,6 +400,10 @@ SCENARIO(bad_pointers_fd)
     CALL(setsockopt(s[0], SOL_SOCKET, SO_SNDTIMEO, BAD, sizeof tv));
     CALL(setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, NUL, 0));
     CALL(setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &tv, 3));
+    tv = (struct timeval){0, 50000};
+    CALL(setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &tv, 1 << 30));
+    CALL(setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &tv, (socklen_t)-1));
+    CALL(read(s[0], buf, 4));
     CALL(setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){0, 1000000}, sizeof tv));
     CALL(setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){0, -1}, sizeof tv));
     CALL(getsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, NUL, &len));
@@ -1046,6 +1080,32 @@ SCENARIO(bad_process_args)
     CALL(system(NULL) != 0);
 }
 
+/* popen's modes as glibc reads them: any sequence of r, w and e with exactly one of r
+ * and w; anything else is EINVAL. */
+SCENARIO(bad_popen_modes)
+{
+    FILE *volatile not_popen;
+    const char *modes[] = {"", "x", "rw", "wr", "r+", "re", "er", "ree", "rr", "we", "ew", "e"};
+
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        FILE *f;
+
+        errno = SENTINEL;
+        f = popen("exit 3", modes[i]);
+        printf("popen(\"exit 3\", \"%s\") = %s", modes[i], f ? "stream" : "NULL");
+        if (!f)
+            printf(" %s", errname(errno));
+        line_end();
+        if (f) {
+            int st = pclose(f);
+            say("pclose: exited %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        }
+    }
+    /* glibc's pclose of a stream popen did not make is its fclose. */
+    not_popen = fopen("/dev/null", "r");
+    CALL(pclose(not_popen));
+}
+
 /* ----------------------------------------------------------------- dns */
 
 static const char *gai(int r)
@@ -1114,6 +1174,18 @@ SCENARIO(bad_dns_args)
 
 /* ---------------------------------------------------------------- stdio */
 
+/* A new write-only stream on a duplicate of fd, whose peer never writes. */
+static FILE *wstream(int fd)
+{
+    int e = errno;
+    FILE *f = fdopen(SETUP(dup(fd)), "w");
+
+    if (!f)
+        setup_failed("fdopen");
+    errno = e;
+    return f;
+}
+
 SCENARIO(bad_stdio_args)
 {
     int f = regular_file(), s[2];
@@ -1169,5 +1241,14 @@ SCENARIO(bad_stdio_args)
     CALL(getline(&line, &n, sr));
     bytes("fgets", buf, CALL(fgets(buf, 64, sr) ? (long)strlen(buf) : -1));
     CALL(getline(&line, &n, sr));
+    say("-- every read call on a socket's write-only stream, fresh each time");
+    CALL(fread(buf, 1, 4, wstream(s[1])));
+    bytes("fgets", buf, CALL(fgets(buf, 4, wstream(s[1])) ? 1 : -1));
+    CALL(getline(&line, &n, wstream(s[1])));
+    CALL(getc(wstream(s[1])));
+    CALL(getc_unlocked(wstream(s[1])));
+    CALL(fgetc_unlocked(wstream(s[1])));
+    CALL(fscanf(wstream(s[1]), "%d", &f));
+    CALL(fread_unlocked(buf, 1, 4, wstream(s[1])));
     free(line);
 }

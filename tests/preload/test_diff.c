@@ -372,6 +372,7 @@
     X(bad, bad_fd, bad_flags, "dup3(p[0], p[1], -1) = -1 EINVAL")                           \
     X(bad, bad_fd, bad_pointers_fd, "fcntl(f, F_SETLKW, BAD) = -1 EFAULT")                  \
     X(bad, bad_mux, bad_pointers_mux, "poll(NUL, 1, 0) = -1 EFAULT")                        \
+    X(bad, bad_mux, bad_fd_mux, "revents[1] 0x20")                                          \
     X(bad, bad_mux, bad_sizes_mux, "poll(&p, 1, -5) = -1 EINTR +ALRM")                      \
     X(bad, bad_mux, bad_huge_timeouts_mux, "ppoll(&p, 1, &ts, ((void *)0)) = -1 EINTR")     \
     X(bad, bad_time, bad_huge_timeouts_time, "nanosleep(&ts, &rem) = -1 EINTR +ALRM")       \
@@ -383,6 +384,7 @@
     X(bad, bad_signal, bad_signal_args, "sigaction(sigs[i], &sa, NULL) = -1 EINVAL")        \
     X(bad, bad_signal, bad_huge_timeouts_signal, "sigtimedwait(&set, ((void *)0), &ts) = -1 EINTR") \
     X(bad, bad_process, bad_process_args, "waitpid(-1, &st, 0x12345) = -1 EINVAL")          \
+    X(bad, bad_process, bad_popen_modes, "popen(\"exit 3\", \"er\") = stream")                \
     X(bad, bad_dns, bad_dns_args, "= EAI_NONAME")                                           \
     X(bad, bad_stdio, bad_stdio_args, "fflush(sw) = -1 EPIPE")
 
