@@ -588,6 +588,61 @@ SCENARIO(bad_sizes_mux)
     CALL(epoll_wait(ep, ev, 4, INT_MIN));
 }
 
+/* select's sets are as long as nfds needs, in whole longs, as the kernel reads them: a
+ * program may allocate just that (OpenSSH does), or more than FD_SETSIZE bits. */
+SCENARIO(bad_select_set_sizes)
+{
+    int s[2], hi;
+    long pg = sysconf(_SC_PAGESIZE);
+    fd_set *tiny = (fd_set *)(edge_page() + pg - sizeof(long));
+    static fd_set big[4]; /* 4096 descriptors */
+    struct rlimit rl;
+    struct timeval tv;
+    struct later *l;
+    long long t0;
+
+    pair(s);
+    SETUP(getrlimit(RLIMIT_NOFILE, &rl));
+    if (rl.rlim_cur < 2048) {
+        rl.rlim_cur = rl.rlim_max < 2048 ? rl.rlim_max : 2048;
+        SETUP(setrlimit(RLIMIT_NOFILE, &rl));
+    }
+    hi = SETUP(dup2(s[0], 1500));
+    say("-- one long at the end of the page, %s", s[0] < 64 ? "enough" : "too short");
+    memset(tiny, 0, sizeof(long));
+    FD_SET(s[0], tiny);
+    tv = (struct timeval){0, 50000};
+    t0 = now_ms();
+    CALL(select(s[0] + 1, tiny, NULL, NULL, &tv));
+    waited(t0, 50);
+    FD_SET(s[0], tiny);
+    l = after_write(50, s[1], "x");
+    CALL(select(s[0] + 1, NULL, tiny, NULL, NULL));
+    CALL(select(s[0] + 1, tiny, NULL, NULL, NULL));
+    say("set: %d", FD_ISSET(s[0], tiny));
+    finish(l);
+    drain(s[0]);
+    say("-- 4096 bits, descriptor 1500");
+    FD_SET(hi, &big[0]);
+    tv = (struct timeval){0, 50000};
+    t0 = now_ms();
+    CALL(select(hi + 1, &big[0], NULL, NULL, &tv));
+    waited(t0, 50);
+    say("set: %d", FD_ISSET(hi, &big[0]));
+    FD_SET(hi, &big[0]);
+    l = after_write(50, s[1], "y");
+    t0 = now_ms();
+    CALL(select(hi + 1, &big[0], NULL, NULL, NULL));
+    say("set: %d", FD_ISSET(hi, &big[0]));
+    finish(l);
+    drain(s[0]);
+    FD_SET(hi, &big[0]);
+    l = after_write(50, s[1], "z");
+    CALL(pselect(4096, &big[0], NULL, NULL, NULL, NULL));
+    say("set: %d", FD_ISSET(hi, &big[0]));
+    finish(l);
+}
+
 /* ------------------------------------------------------- huge timeouts */
 
 /* Each wait ends only by SIGALRM after 60 ms, never at once. */

@@ -373,6 +373,7 @@
     X(bad, bad_fd, bad_pointers_fd, "fcntl(f, F_SETLKW, BAD) = -1 EFAULT")                  \
     X(bad, bad_mux, bad_pointers_mux, "poll(NUL, 1, 0) = -1 EFAULT")                        \
     X(bad, bad_mux, bad_fd_mux, "revents[1] 0x20")                                          \
+    X(bad, bad_mux, bad_select_set_sizes, "set: 1")                                         \
     X(bad, bad_mux, bad_sizes_mux, "poll(&p, 1, -5) = -1 EINTR +ALRM")                      \
     X(bad, bad_mux, bad_huge_timeouts_mux, "ppoll(&p, 1, &ts, ((void *)0)) = -1 EINTR")     \
     X(bad, bad_time, bad_huge_timeouts_time, "nanosleep(&ts, &rem) = -1 EINTR +ALRM")       \
