@@ -1053,6 +1053,52 @@ SCENARIO(bad_thread_args)
     usleep(20000);
 }
 
+/* Objects destroyed while another thread uses them: POSIX leaves it undefined, glibc's
+ * answers are what programs meet.  Its cond_destroy waits for the waiters to leave; its
+ * rwlock and semaphore destroy do not look. */
+static pthread_cond_t used_c = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t used_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t used_rw = PTHREAD_RWLOCK_INITIALIZER;
+static int waiter_rc = -1;
+
+static void *cond_waiter(void *p)
+{
+    struct timespec ts = in_ms(CLOCK_REALTIME, 200);
+
+    (void)p;
+    pthread_mutex_lock(&used_m);
+    waiter_rc = pthread_cond_timedwait(&used_c, &used_m, &ts);
+    pthread_mutex_unlock(&used_m);
+    return NULL;
+}
+
+static void *read_locker(void *p)
+{
+    (void)p;
+    pthread_rwlock_rdlock(&used_rw);
+    usleep(100000);
+    return NULL;
+}
+
+SCENARIO(bad_destroy_in_use)
+{
+    pthread_t t = start(cond_waiter, NULL);
+    pthread_rwlock_t rw;
+
+    usleep(50000);
+    RC(pthread_cond_destroy(&used_c));
+    say("the waiter had left: %s (%s)", waiter_rc == -1 ? "no" : "yes",
+        waiter_rc == -1 ? "-" : waiter_rc ? errname(waiter_rc) : "0");
+    RC(pthread_join(t, NULL));
+    t = start(read_locker, NULL);
+    usleep(50000);
+    RC(pthread_rwlock_destroy(&used_rw));
+    RC(pthread_join(t, NULL));
+    RC(pthread_rwlock_init(&rw, NULL));
+    RC(pthread_rwlock_wrlock(&rw));
+    RC(pthread_rwlock_destroy(&rw));
+}
+
 /* pthread_create with a NULL pthread_t: glibc stores the new thread's id through it. */
 SCENARIO(bad_create_null_thread)
 {
