@@ -277,7 +277,12 @@ GREEN_EXPORT int pthread_cond_destroy(pthread_cond_t *c)
         set_shared(c, 0);
         return REAL(pthread_cond_destroy)(c);
     }
-    return green_cond_destroy((green_cond_t *)c);
+    /* glibc's destroy waits until every waiter has left (a program must have woken them
+     * all: destroying a cond with waiters is undefined) and says 0, where the runtime's
+     * says EBUSY: look again every millisecond, on this path only. */
+    while (green_cond_destroy((green_cond_t *)c) == EBUSY)
+        NOKILL(green_sleep(0.001));
+    return 0;
 }
 
 GREEN_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
@@ -365,7 +370,10 @@ GREEN_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *rw)
         set_shared(rw, 0);
         return REAL(pthread_rwlock_destroy)(rw);
     }
-    return green_rwlock_destroy(GRW(rw));
+    /* glibc's destroy does not look: 0 even while the lock is held or waited on (which is
+     * undefined), where the runtime's says EBUSY. */
+    green_rwlock_destroy(GRW(rw));
+    return 0;
 }
 
 GREEN_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
