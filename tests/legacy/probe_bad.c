@@ -455,6 +455,60 @@ SCENARIO(bad_pointers_mux)
     say("revents 0x%x", p.revents);
 }
 
+/* Results the call writes back into memory it cannot write: read-only data (.rodata) or
+ * an unmapped address, found only once the call has something to write. */
+static const struct timespec ro_ts = {0, 0};
+static const struct pollfd ro_pfd = {0, POLLIN, 0};
+static const struct sockaddr_in ro_addr;
+static const socklen_t ro_len = sizeof ro_addr;
+
+SCENARIO(bad_readonly_results)
+{
+    struct timespec ts = {0, 200000000};
+    struct pollfd *p = (struct pollfd *)&ro_pfd;
+    struct epoll_event ev = {.events = EPOLLIN};
+    struct sockaddr_in a;
+    sigset_t set;
+    int s[2], ep, l;
+
+    /* select with a read-only timeval is left out: glibc writes the time left into it
+     * itself, and dies of SIGSEGV unpatched. */
+    pair(s);
+    interrupt_in(50);
+    CALL(nanosleep(&ts, BAD));
+    interrupt_in(50);
+    CALL(nanosleep(&ts, (struct timespec *)&ro_ts));
+    interrupt_in(50);
+    RC(clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, BAD));
+    CALL(poll(p, 1, 50));
+    CALL(write(s[1], "x", 1));
+    ep = SETUP(epoll_create1(0));
+    ev.data.fd = s[0];
+    SETUP(epoll_ctl(ep, EPOLL_CTL_ADD, s[0], &ev));
+    CALL(epoll_wait(ep, (struct epoll_event *)&ro_ts, 1, 50));
+    l = tcp_listener(4, &a);
+    tcp_client(&a);
+    tcp_client(&a);
+    tcp_client(&a);
+    CALL(accept(l, (struct sockaddr *)&ro_addr, (socklen_t *)&ro_len));
+    FD(accept4(l, NULL, (socklen_t *)&ro_len, 0));
+    FD(accept(l, NULL, NULL));
+    CALL(recvfrom(s[0], buf, 4, 0, (struct sockaddr *)&ro_addr, (socklen_t *)&ro_len));
+    CALL(write(s[1], "y", 1));
+    CALL(read(s[0], (char *)&ro_len, 1));
+    CALL(recv(s[0], (char *)&ro_len, 1, 0));
+    drain(s[0]);
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    raise(SIGUSR1);
+    CALL(sigtimedwait(&set, BAD, NULL));
+    CALL(sigtimedwait(&set, NULL, &(struct timespec){0, 1000}));
+    raise(SIGUSR1);
+    CALL(sigtimedwait(&set, (siginfo_t *)&ro_ts, &(struct timespec){1, 0}));
+    CALL(sigtimedwait(&set, NULL, &(struct timespec){0, 1000}));
+}
+
 /* ----------------------------------------------------------- bad sizes */
 
 /* Every receive below finds 8 bytes waiting (and whatever an earlier call left is

@@ -378,6 +378,7 @@
     X(bad, bad_mux, bad_huge_timeouts_mux, "ppoll(&p, 1, &ts, ((void *)0)) = -1 EINTR")     \
     X(bad, bad_time, bad_huge_timeouts_time, "nanosleep(&ts, &rem) = -1 EINTR +ALRM")       \
     X(bad, bad_time, bad_timespecs_time, "nanosleep(&sec_min, &rem) = -1 EINVAL")           \
+    X(bad, bad_time, bad_readonly_results, "nanosleep(&ts, BAD) = -1 EFAULT +ALRM")         \
     X(bad, bad_thread, bad_huge_timeouts_thread, "pthread_timedjoin_np(t, &v, &ts) = 0")    \
     X(bad, bad_thread, bad_timespecs_thread, "clockjoin_np(t, NULL, 1234, &sec_neg) = EINVAL") \
     X(bad, bad_thread, bad_thread_args, "pthread_barrier_init(&b, NULL, UINT_MAX) = EINVAL") \
