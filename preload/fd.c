@@ -216,6 +216,19 @@ int green__copy_in(void *dst, const void *src, size_t n)
     return r == (ssize_t)n ? 0 : -EFAULT;
 }
 
+int green__copy_out(void *dst, const void *src, size_t n)
+{
+    struct iovec local = {(void *)src, n}, remote = {dst, n};
+    int saved = errno;
+    ssize_t r;
+
+    if (!dst)
+        return -EFAULT;
+    r = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+    errno = saved;
+    return r == (ssize_t)n ? 0 : -EFAULT;
+}
+
 /* Hidden descriptors that carry open files closed under blocked calls: how many calls still
  * use each. */
 #define HIDDEN_MAX 64
