@@ -461,6 +461,9 @@ static const struct timespec ro_ts = {0, 0};
 static const struct pollfd ro_pfd = {0, POLLIN, 0};
 static const struct sockaddr_in ro_addr;
 static const socklen_t ro_len = sizeof ro_addr;
+static struct iovec ro_iov = {buf, 4};
+static const struct msghdr ro_msg = {.msg_iov = &ro_iov, .msg_iovlen = 1};
+static const struct mmsghdr ro_mmsg = {{.msg_iov = &ro_iov, .msg_iovlen = 1}, 0};
 
 SCENARIO(bad_readonly_results)
 {
@@ -507,6 +510,25 @@ SCENARIO(bad_readonly_results)
     raise(SIGUSR1);
     CALL(sigtimedwait(&set, (siginfo_t *)&ro_ts, &(struct timespec){1, 0}));
     CALL(sigtimedwait(&set, NULL, &(struct timespec){0, 1000}));
+    say("-- descriptors and messages");
+    CALL(pipe((int *)&ro_pfd));
+    CALL(pipe2((int *)&ro_pfd, O_CLOEXEC));
+    CALL(socketpair(AF_UNIX, SOCK_STREAM, 0, (int *)&ro_pfd));
+    CALL(write(s[1], "msg", 3));
+    CALL(recvmsg(s[0], (struct msghdr *)&ro_msg, 0));
+    CALL(write(s[1], "mmsg", 4));
+    CALL(recvmmsg(s[0], (struct mmsghdr *)&ro_mmsg, 1, 0, NULL));
+    CALL(recv(s[0], buf, sizeof buf, MSG_DONTWAIT));
+    say("-- a child's resource usage");
+    {
+        pid_t pid = SETUP(fork());
+        int st;
+
+        if (pid == 0)
+            _exit(4);
+        CALL(wait4(pid, &st, 0, (struct rusage *)&ro_ts));
+        CALL(waitpid(pid, &st, WNOHANG));
+    }
 }
 
 /* ----------------------------------------------------------- bad sizes */
