@@ -610,6 +610,41 @@ SCENARIO(bad_sizes_io)
     CALL(recv(u, buf, sizeof buf, MSG_DONTWAIT));
 }
 
+/* Counts beyond what there is (the kernel stops at the end of the file) and receives of
+ * nothing. */
+SCENARIO(bad_sizes_beyond)
+{
+    int s[2], f = regular_file(), p[2];
+    off_t off = 0;
+    loff_t loff = 0;
+    struct iovec none = {buf, 0};
+    struct msghdr m = msg_of(&none, 0);
+    struct mmsghdr mm = {msg_of(&none, 0), 0};
+    long long t0 = now_ms();
+
+    pair(s);
+    SETUP(pipe(p));
+    CALL(sendfile(s[1], f, NULL, size_max));
+    CALL(sendfile(s[1], f, &off, ssize_max));
+    say("offset %ld", (long)off);
+    CALL(splice(f, &loff, p[1], NULL, size_max, 0));
+    CALL(splice(p[0], NULL, s[1], NULL, size_max, 0));
+    bytes("got", buf, CALL(recv(s[0], buf, sizeof buf, 0)));
+    /* A receive of nothing still waits for data on a stream socket: give it some. */
+    CALL(write(s[1], "abc", 3));
+    CALL(recvmsg(s[0], &m, 0));
+    m.msg_iovlen = 1;
+    CALL(recvmsg(s[0], &m, 0));
+    CALL(recvmmsg(s[0], &mm, 1, 0, NULL));
+    CALL(recv(s[0], buf, 0, 0));
+    CALL(recvfrom(s[0], buf, 0, 0, NULL, NULL));
+    CALL(read(s[0], buf, 0));
+    CALL(send(s[1], buf, 0, 0));
+    CALL(sendmsg(s[1], &m, 0));
+    bytes("left", buf, CALL(recv(s[0], buf, sizeof buf, 0)));
+    prompt(t0, 500);
+}
+
 SCENARIO(bad_sizes_mux)
 {
     int s[2], ep;

@@ -365,6 +365,7 @@
     X(bad, bad_io, bad_fd_wrong_kind, "read(dir, buf, 4) = -1 EISDIR")                      \
     X(bad, bad_io, bad_pointers_io, "readv(s[0], NUL, 1) = -1 EFAULT")                      \
     X(bad, bad_io, bad_sizes_io, "read(refill(s), edge, size_max) = -1 EFAULT")             \
+    X(bad, bad_io, bad_sizes_beyond, "sendfile(s[1], f, &off, ssize_max) = 9")              \
     X(bad, bad_io, bad_huge_timeouts_io, "recv(s[0], buf, 4, 0) = -1 EINTR +ALRM")          \
     X(bad, bad_socket, bad_fd_socket, "accept4(fd, NULL, NULL, SOCK_CLOEXEC) = -1 EBADF")   \
     X(bad, bad_socket, bad_fd_not_socket, "recv(fd, buf, 4, 0) = -1 ENOTSOCK")              \
