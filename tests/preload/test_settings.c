@@ -15,7 +15,8 @@
  *
  * Adding a variable is one block of rows.  The rows of the settings the lead is adding on
  * another branch (GREEN_STATS, GREEN_DUMP_SIGNAL, GREEN_BLOCK_WARN_MS) sit under
- * SETTINGS_NEXT: flip it to 1 when they land, and fill in their accepted texts.
+ * SETTINGS_NEXT: set it to 1 when they land (or build with -DSETTINGS_NEXT=1 to try them),
+ * and fill in their accepted texts.
  *
  * The program is probe_thread's join_values scenario: it starts and joins threads, so a
  * stack size at either bound really runs on such stacks.
@@ -24,7 +25,9 @@
 
 #include <criterion/parameterized.h>
 
+#ifndef SETTINGS_NEXT
 #define SETTINGS_NEXT 0
+#endif
 
 enum expect { REJECT, ACCEPT };
 
