@@ -653,6 +653,7 @@ SCENARIO(bad_sizes_mux)
     struct rlimit rl;
     static fd_set huge[3][64]; /* room for 65536 descriptors each, all clear */
     fd_set r;
+    struct timeval tv;
     long long t0;
 
     pair(s);
@@ -699,7 +700,10 @@ SCENARIO(bad_sizes_mux)
      * EINVAL); with data waiting, no time is spent on it. */
     CALL(select(s[0] + 1, &r, NULL, NULL, &(struct timeval){0, 1000000}));
     FD_SET(s[0], &r);
-    CALL(select(s[0] + 1, &r, NULL, NULL, &(struct timeval){0, 5000000}));
+    tv = (struct timeval){0, 5000000};
+    CALL(select(s[0] + 1, &r, NULL, NULL, &tv));
+    say("tv left %ld s, usec below a million: %s", (long)tv.tv_sec,
+        tv.tv_usec < 1000000 ? "yes" : "no");
 }
 
 /* select's sets are as long as nfds needs, in whole longs, as the kernel reads them: a
