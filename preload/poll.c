@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,12 @@ GREEN_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeva
         (tv && (green__copy_in(&t, tv, sizeof t) < 0 || t.tv_sec < 0 || t.tv_usec < 0 ||
                 (!t.tv_sec && !t.tv_usec))))
         return REAL(select)(nfds, r, w, e, tv); /* no wait, or the kernel's EFAULT, EINVAL */
+    if (tv && t.tv_usec >= 1000000) {
+        /* glibc carries whole seconds of tv_usec into tv_sec (the kernel would refuse). */
+        t.tv_sec = t.tv_sec > LONG_MAX - t.tv_usec / 1000000 ? LONG_MAX
+                                                             : t.tv_sec + t.tv_usec / 1000000;
+        t.tv_usec %= 1000000;
+    }
     deadline = tv ? green__deadline_after(t.tv_sec, (int64_t)t.tv_usec * 1000) : GREEN_NO_DEADLINE;
     res = green_pselect(nfds, r, w, e, deadline, NULL, "select");
     if (tv) {
