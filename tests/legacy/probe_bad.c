@@ -321,7 +321,7 @@ SCENARIO(bad_fd_mux)
     CALL(epoll_wait(s[0], ev, 4, 500));
     CALL(epoll_pwait(-1, ev, 4, 500, NULL));
     CALL(epoll_pwait2(closed_fd(), ev, 4, NULL, NULL));
-    prompt(t0, 400);
+    prompt(t0, 550);
 }
 
 /* ----------------------------------------------------------- bad pointers */
@@ -467,7 +467,7 @@ static const struct mmsghdr ro_mmsg = {{.msg_iov = &ro_iov, .msg_iovlen = 1}, 0}
 
 SCENARIO(bad_readonly_results)
 {
-    struct timespec ts = {0, 200000000};
+    struct timespec ts = {2, 0};
     struct pollfd *p = (struct pollfd *)&ro_pfd;
     struct epoll_event ev = {.events = EPOLLIN};
     struct sockaddr_in a;
@@ -642,7 +642,7 @@ SCENARIO(bad_sizes_beyond)
     CALL(send(s[1], buf, 0, 0));
     CALL(sendmsg(s[1], &m, 0));
     bytes("left", buf, CALL(recv(s[0], buf, sizeof buf, 0)));
-    prompt(t0, 500);
+    prompt(t0, 1000);
 }
 
 SCENARIO(bad_sizes_mux)
@@ -883,11 +883,17 @@ static sem_t sem_s;
 static pthread_rwlock_t held_rw = PTHREAD_RWLOCK_INITIALIZER;
 static int cond_flag;
 
+/* The holders below say when they hold the lock and when they are about to let it go,
+ * so main's timed lock provably waited for them, however late a loaded machine runs it. */
+static volatile int holding, letting_go;
+
 static void *hold_briefly(void *p)
 {
     (void)p;
     pthread_mutex_lock(&held_m);
+    holding = 1;
     usleep(100000);
+    letting_go = 1;
     pthread_mutex_unlock(&held_m);
     return NULL;
 }
@@ -915,7 +921,9 @@ static void *rwunlock_later(void *p)
 {
     (void)p;
     pthread_rwlock_wrlock(&held_rw);
+    holding = 1;
     usleep(100000);
+    letting_go = 1;
     pthread_rwlock_unlock(&held_rw);
     return NULL;
 }
@@ -935,6 +943,18 @@ static pthread_t start(void *(*fn)(void *), void *arg)
     return t;
 }
 
+/* Start fn, a holder, and return once it holds its lock. */
+static pthread_t start_holder(void *(*fn)(void *))
+{
+    pthread_t t;
+
+    holding = letting_go = 0;
+    t = start(fn, NULL);
+    while (!holding)
+        usleep(1000);
+    return t;
+}
+
 SCENARIO(bad_huge_timeouts_thread)
 {
     struct timespec ts = sec_huge;
@@ -943,11 +963,9 @@ SCENARIO(bad_huge_timeouts_thread)
     void *v;
     int r;
 
-    t = start(hold_briefly, NULL);
-    usleep(20000);
-    t0 = now_ms();
+    t = start_holder(hold_briefly);
     RC(pthread_mutex_timedlock(&held_m, &ts));
-    waited(t0, 80);
+    say("after the holder let go: %s", letting_go ? "yes" : "no");
     pthread_join(t, NULL);
     t = start(signal_later, NULL);
     t0 = now_ms();
@@ -969,11 +987,9 @@ SCENARIO(bad_huge_timeouts_thread)
     CALL(sem_clockwait(&sem_s, CLOCK_MONOTONIC, &ts));
     waited(t0, 100);
     pthread_join(t, NULL);
-    t = start(rwunlock_later, NULL);
-    usleep(20000);
-    t0 = now_ms();
+    t = start_holder(rwunlock_later);
     RC(pthread_rwlock_timedrdlock(&held_rw, &ts));
-    waited(t0, 80);
+    say("after the holder let go: %s", letting_go ? "yes" : "no");
     RC(pthread_rwlock_unlock(&held_rw));
     pthread_join(t, NULL);
     t = start(return_later, (void *)7);
@@ -989,6 +1005,7 @@ static void *lock_and_hold(void *p)
 {
     (void)p;
     pthread_mutex_lock(&held_m);
+    holding = 1;
     usleep(300000);
     pthread_mutex_unlock(&held_m);
     return NULL;
@@ -1028,8 +1045,7 @@ SCENARIO(bad_timespecs_thread)
     RC(pthread_rwlock_clockwrlock(&rw, -1, &sec_neg));
     RC(pthread_mutex_unlock(&m));
     say("-- contended");
-    t = start(lock_and_hold, NULL);
-    usleep(50000);
+    t = start_holder(lock_and_hold);
     for (int i = 0; i < 4; i++) {
         RC(pthread_mutex_timedlock(&held_m, bad[i]));
         RC(pthread_mutex_clocklock(&held_m, CLOCK_MONOTONIC, bad[i]));
@@ -1045,7 +1061,7 @@ SCENARIO(bad_timespecs_thread)
         RC(pthread_timedjoin_np(t, NULL, bad[i]));
     RC(pthread_clockjoin_np(t, NULL, 1234, &sec_neg));
     RC(pthread_join(t, NULL));
-    prompt(t0, 1000);
+    prompt(t0, 1200);
 }
 
 SCENARIO(bad_timespecs_time)
