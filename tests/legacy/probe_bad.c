@@ -1195,6 +1195,7 @@ static pthread_cond_t used_c = PTHREAD_COND_INITIALIZER;
 static pthread_mutex_t used_m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_rwlock_t used_rw = PTHREAD_RWLOCK_INITIALIZER;
 static int waiter_rc = -1, waiting;
+static struct timespec waiter_deadline;
 
 static void *cond_waiter(void *p)
 {
@@ -1203,6 +1204,7 @@ static void *cond_waiter(void *p)
     (void)p;
     pthread_mutex_lock(&used_m);
     waiting = 1;
+    waiter_deadline = ts;
     waiter_rc = pthread_cond_timedwait(&used_c, &used_m, &ts);
     pthread_mutex_unlock(&used_m);
     return NULL;
@@ -1232,6 +1234,7 @@ SCENARIO(bad_destroy_in_use)
 {
     pthread_t t = start(cond_waiter, NULL);
     pthread_rwlock_t rw;
+    struct timespec now;
     int in;
 
     /* Once main has the mutex after the waiter set the flag, the waiter is in the wait. */
@@ -1242,9 +1245,16 @@ SCENARIO(bad_destroy_in_use)
         pthread_mutex_unlock(&used_m);
     } while (!in);
     RC(pthread_cond_destroy(&used_c));
-    say("the waiter had left: %s (%s)", waiter_rc == -1 ? "no" : "yes",
-        waiter_rc == -1 ? "-" : waiter_rc ? errname(waiter_rc) : "0");
+    /* The waiter leaves the cond (and the destroy returns) once its time is up; it sets
+     * waiter_rc only later, after taking the mutex again. */
+    clock_gettime(CLOCK_REALTIME, &now);
+    say("returned after the waiter's time was up: %s",
+        now.tv_sec > waiter_deadline.tv_sec ||
+                (now.tv_sec == waiter_deadline.tv_sec && now.tv_nsec >= waiter_deadline.tv_nsec)
+            ? "yes"
+            : "no");
     RC(pthread_join(t, NULL));
+    say("the waiter saw %s", waiter_rc ? errname(waiter_rc) : "0");
     t = start(read_locker, NULL);
     usleep(50000);
     RC(pthread_rwlock_destroy(&used_rw));
