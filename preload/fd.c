@@ -90,8 +90,13 @@ static struct entry *claim(int fd)
     return e;
 }
 
+/* A socket timeout in nanoseconds.  The kernel keeps (and reports) any below LONG_MAX
+ * jiffies, years beyond 2^63 nanoseconds: those become INT64_MAX / 2, about 146 years,
+ * which still leaves room to add the current time to it for a deadline. */
 static int64_t timeval_ns(const struct timeval *tv)
 {
+    if (tv->tv_sec >= INT64_MAX / 2 / 1000000000)
+        return INT64_MAX / 2;
     return (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000;
 }
 
@@ -220,6 +225,19 @@ int green__copy_in(void *dst, const void *src, size_t n)
     if (!src)
         return -EFAULT;
     r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    errno = saved;
+    return r == (ssize_t)n ? 0 : -EFAULT;
+}
+
+int green__copy_out(void *dst, const void *src, size_t n)
+{
+    struct iovec local = {(void *)src, n}, remote = {dst, n};
+    int saved = errno;
+    ssize_t r;
+
+    if (!dst)
+        return -EFAULT;
+    r = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
     errno = saved;
     return r == (ssize_t)n ? 0 : -EFAULT;
 }

@@ -122,6 +122,8 @@ int green__fcntl_lock(int fd, int cmd, void *arg);
 /* Copy n bytes the program passed, as the kernel would: -EFAULT for an unreadable
  * address instead of a fault inside the shim (process_vm_readv on ourselves). */
 int green__copy_in(void *dst, const void *src, size_t n);
+/* The other way: n bytes to the program's dst, -EFAULT if it cannot be written. */
+int green__copy_out(void *dst, const void *src, size_t n);
 
 /* signal.c: lets the runtime run the program's handlers of its reserved signals. */
 void green__signal_init(void);

@@ -42,12 +42,6 @@ static const char *const family_names[] = {"socket",  "select", "time", "thread"
 
 _Static_assert(sizeof family_names / sizeof *family_names <= GREEN_FAMILIES, "stats.c counts");
 
-static void bad(const char *var, const char *value, const char *accepted)
-{
-    green__say("%s=\"%s\" is not valid: %s", var, value, accepted);
-    _exit(2);
-}
-
 static unsigned parse_patch(const char *v)
 {
     static const char accepted[] =
@@ -58,7 +52,7 @@ static unsigned parse_patch(const char *v)
     const char *p = v;
 
     if (!*v)
-        bad("GREEN_PATCH", v, accepted);
+        green__bad_setting("GREEN_PATCH", v, accepted);
     while (*p) {
         size_t len = strcspn(p, ",");
         int minus = *p == '-';
@@ -69,11 +63,11 @@ static unsigned parse_patch(const char *v)
                 !strncmp(p + minus, families[i].name, len - minus))
                 break;
         if (i == sizeof families / sizeof *families || len == (size_t)minus)
-            bad("GREEN_PATCH", v, accepted);
+            green__bad_setting("GREEN_PATCH", v, accepted);
         bits = minus ? bits & ~families[i].bit : bits | families[i].bit;
         p += len;
         if (*p == ',' && *++p == 0)
-            bad("GREEN_PATCH", v, accepted);
+            green__bad_setting("GREEN_PATCH", v, accepted);
     }
     return bits;
 }
@@ -113,7 +107,7 @@ __attribute__((constructor(101))) static void green_preload_init(void)
     green__family_names = family_names;
     green__signal_init();
     if (debug && strcmp(debug, "0") && strcmp(debug, "1"))
-        bad("GREEN_DEBUG", debug, "give 0 or 1");
+        green__bad_setting("GREEN_DEBUG", debug, "give 0 or 1");
     if (patch)
         bits = parse_patch(patch);
     else

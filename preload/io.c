@@ -267,12 +267,26 @@ static inline ssize_t fast_attempt(int fd, void *buf, size_t n, int writing, ssi
     return NOWAIT_WANTED;
 }
 
+/* read and write refuse, with EFAULT and before anything else, a buffer that reaches past
+ * the top of user space (the kernel checks the whole count), where the non-blocking
+ * attempts (recvfrom, preadv2) first cut the count to 2 GiB and go ahead.  A buffer that
+ * ends beyond 2^57, above the user space of every 64-bit target (x86-64 with 5-level
+ * paging has 2^56), goes to the plain call, which fails at once: exact for the counts
+ * programs get wrong (SIZE_MAX, SSIZE_MAX, a negative number cast to size_t).  One ending
+ * between the top of a smaller address space and 2^57 is still cut and transferred. */
+static inline int beyond_user_space(const void *buf, size_t n)
+{
+    uint64_t start = (uintptr_t)buf, end = start + n;
+
+    return end < start || end > (uint64_t)1 << 57;
+}
+
 GREEN_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
     int caller_errno = errno;
     ssize_t r, first;
 
-    if (green__bypass(GREEN_F_SOCKET) || n == 0)
+    if (green__bypass(GREEN_F_SOCKET) || n == 0 || beyond_user_space(buf, n))
         return REAL(read)(fd, buf, n);
     r = fast_attempt(fd, buf, n, 0, &first);
     if (GREEN_LIKELY(r != NOWAIT_WANTED))
@@ -287,7 +301,7 @@ GREEN_EXPORT ssize_t write(int fd, const void *buf, size_t n)
     int caller_errno = errno;
     ssize_t r, first;
 
-    if (green__bypass(GREEN_F_SOCKET) || n == 0)
+    if (green__bypass(GREEN_F_SOCKET) || n == 0 || beyond_user_space(buf, n))
         return REAL(write)(fd, buf, n);
     r = fast_attempt(fd, (void *)buf, n, 1, &first);
     if (GREEN_LIKELY((size_t)r == n) || r == -1)
@@ -301,7 +315,8 @@ GREEN_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 
 GREEN_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-    if (green__bypass(GREEN_F_SOCKET) || iovcnt <= 0 || iovcnt > IOV_MAX)
+    /* A NULL iov is the kernel's EFAULT, not the ops' "one buffer" (op.iov == NULL). */
+    if (green__bypass(GREEN_F_SOCKET) || !iov || iovcnt <= 0 || iovcnt > IOV_MAX)
         return REAL(readv)(fd, iov, iovcnt);
     struct green__op op = {.call = call_readv, .fd = fd, .events = GREEN_READ,
                            .iov = iov, .iovcnt = iovcnt};
@@ -310,7 +325,7 @@ GREEN_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 
 GREEN_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-    if (green__bypass(GREEN_F_SOCKET) || iovcnt <= 0 || iovcnt > IOV_MAX)
+    if (green__bypass(GREEN_F_SOCKET) || !iov || iovcnt <= 0 || iovcnt > IOV_MAX)
         return REAL(writev)(fd, iov, iovcnt);
     struct green__op op = {.call = call_writev, .fd = fd, .events = GREEN_WRITE,
                            .iov = iov, .iovcnt = iovcnt};

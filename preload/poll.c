@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static int64_t deadline_ts(const struct timespec *ts)
 {
     if (!ts)
         return GREEN_NO_DEADLINE;
-    return green_now() + (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+    return green__deadline_after(ts->tv_sec, ts->tv_nsec);
 }
 
 /* The kernel's answer now, without waiting. */
@@ -140,7 +141,8 @@ GREEN_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec
  * it in the read and write sets it was asked for, and the call succeeds; the zero-timeout
  * select the shim would make now says EBADF instead.  Returns how many bits are set, 0 if
  * nothing was closed (the sets are then untouched). */
-static int closed_meanwhile(const struct pollfd *pfds, nfds_t n, fd_set *r, fd_set *w)
+static int closed_meanwhile(const struct pollfd *pfds, nfds_t n, fd_set *r, fd_set *w,
+                            size_t bytes)
 {
     int closed = 0, bits = 0, saved = errno;
 
@@ -150,9 +152,9 @@ static int closed_meanwhile(const struct pollfd *pfds, nfds_t n, fd_set *r, fd_s
     if (!closed)
         return 0;
     if (r)
-        FD_ZERO(r);
+        memset(r, 0, bytes);
     if (w)
-        FD_ZERO(w);
+        memset(w, 0, bytes);
     for (nfds_t i = 0; i < n; i++) {
         if (fcntl(pfds[i].fd, F_GETFD) >= 0)
             continue;
@@ -165,38 +167,53 @@ static int closed_meanwhile(const struct pollfd *pfds, nfds_t n, fd_set *r, fd_s
     return bits;
 }
 
+static int isset(const void *set, int fd)
+{
+    const unsigned long *l = set;
+
+    return (int)(l[fd / (8 * sizeof *l)] >> (fd % (8 * sizeof *l)) & 1);
+}
+
 /* select as poll: the sets are read once into pollfds for the wait, and the kernel's
- * select with a zero timeout fills them in on the way out. */
+ * select with a zero timeout fills them in on the way out.  The sets are as long as the
+ * kernel reads them, whole longs for nfds bits, which may be less than an fd_set (a
+ * program may allocate just that) or more (nfds above FD_SETSIZE); nfds beyond the shim's
+ * descriptor range only adds bits no descriptor can have. */
 static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t deadline,
                          const sigset_t *mask, const char *what)
 {
-    fd_set in_r, in_w, in_e;
+    int top = nfds < GREEN_MAX_FDS ? nfds : GREEN_MAX_FDS;
+    size_t bytes = ((size_t)(top > 0 ? top : 0) + 63) / 64 * 8;
+    fd_set small_sets[3];
+    unsigned char *in = (unsigned char *)small_sets, *in_r, *in_w, *in_e;
     struct pollfd small[64], *pfds = small;
     nfds_t n = 0;
     int res;
 
-    size_t bytes = ((size_t)nfds + 7) / 8;
-
-    /* An invalid count or an unreadable set: the kernel's EINVAL or EFAULT. */
-    if (nfds < 0 || nfds > FD_SETSIZE || (r && green__copy_in(&in_r, r, bytes) < 0) ||
-        (w && green__copy_in(&in_w, w, bytes) < 0) || (e && green__copy_in(&in_e, e, bytes) < 0))
-        return REAL(pselect)(nfds, r, w, e, &zero, mask);
-    if (r)
-        in_r = *r;
-    if (w)
-        in_w = *w;
-    if (e)
-        in_e = *e;
-    for (int fd = 0; fd < nfds; fd++)
-        n += (r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e));
-    if (n > 64 && !(pfds = malloc(n * sizeof *pfds))) {
+    if (nfds >= 0 && 3 * bytes > sizeof small_sets && !(in = malloc(3 * bytes))) {
         errno = ENOMEM;
         return -1;
     }
+    in_r = in;
+    in_w = in + bytes;
+    in_e = in + 2 * bytes;
+    /* An invalid count or an unreadable set: the kernel's EINVAL or EFAULT. */
+    if (nfds < 0 || (r && green__copy_in(in_r, r, bytes) < 0) ||
+        (w && green__copy_in(in_w, w, bytes) < 0) || (e && green__copy_in(in_e, e, bytes) < 0)) {
+        res = REAL(pselect)(nfds, r, w, e, &zero, mask);
+        goto out;
+    }
+    for (int fd = 0; fd < top; fd++)
+        n += (r && isset(r, fd)) || (w && isset(w, fd)) || (e && isset(e, fd));
+    if (n > 64 && !(pfds = malloc(n * sizeof *pfds))) {
+        errno = ENOMEM;
+        res = -1;
+        goto out;
+    }
     n = 0;
-    for (int fd = 0; fd < nfds; fd++) {
-        short ev = (r && FD_ISSET(fd, r) ? POLLIN : 0) | (w && FD_ISSET(fd, w) ? POLLOUT : 0) |
-                   (e && FD_ISSET(fd, e) ? POLLPRI : 0);
+    for (int fd = 0; fd < top; fd++) {
+        short ev = (r && isset(r, fd) ? POLLIN : 0) | (w && isset(w, fd) ? POLLOUT : 0) |
+                   (e && isset(e, fd) ? POLLPRI : 0);
         if (ev)
             pfds[n++] = (struct pollfd){.fd = fd, .events = ev};
     }
@@ -205,11 +222,11 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
         if (res != 0 || deadline <= green_now())
             break;
         if (r)
-            *r = in_r;
+            memcpy(r, in_r, bytes);
         if (w)
-            *w = in_w;
+            memcpy(w, in_w, bytes);
         if (e)
-            *e = in_e;
+            memcpy(e, in_e, bytes);
         res = wait_pollfds(pfds, n, deadline, mask, what);
         if (res < 0)
             break;
@@ -217,34 +234,46 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
             res = REAL(pselect)(nfds, r, w, e, &zero, mask);
             break;
         }
-        if (res == 0 && (res = closed_meanwhile(pfds, n, r, w)) != 0)
+        if (res == 0 && (res = closed_meanwhile(pfds, n, r, w, bytes)) != 0)
             break;
     }
     if (pfds != small)
         free(pfds);
+out:
+    if (in != (unsigned char *)small_sets)
+        free(in);
     return res;
 }
 
 GREEN_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
     struct timeval t;
-    int64_t deadline;
+    int64_t deadline, start = green_now(), slept;
     int res;
 
     if (green__bypass(GREEN_F_SELECT) ||
         (tv && (green__copy_in(&t, tv, sizeof t) < 0 || t.tv_sec < 0 || t.tv_usec < 0 ||
                 (!t.tv_sec && !t.tv_usec))))
         return REAL(select)(nfds, r, w, e, tv); /* no wait, or the kernel's EFAULT, EINVAL */
-    deadline = tv ? green_now() + (int64_t)t.tv_sec * 1000000000 + t.tv_usec * 1000
-                  : GREEN_NO_DEADLINE;
+    if (tv && t.tv_usec >= 1000000) {
+        /* glibc carries whole seconds of tv_usec into tv_sec (the kernel would refuse). */
+        t.tv_sec = t.tv_sec > LONG_MAX - t.tv_usec / 1000000 ? LONG_MAX
+                                                             : t.tv_sec + t.tv_usec / 1000000;
+        t.tv_usec %= 1000000;
+    }
+    deadline = tv ? green__deadline_after(t.tv_sec, (int64_t)t.tv_usec * 1000) : GREEN_NO_DEADLINE;
     res = green_pselect(nfds, r, w, e, deadline, NULL, "select");
     if (tv) {
-        /* Linux's select leaves the time not slept in *tv. */
-        int64_t left = deadline - green_now();
-        if (left < 0)
-            left = 0;
-        tv->tv_sec = left / 1000000000;
-        tv->tv_usec = (left % 1000000000) / 1000;
+        /* Linux's select leaves the time not slept in *tv: the timeout less the time
+         * slept, counted from the timeout (not the deadline, which may have saturated). */
+        slept = green_now() - start;
+        t.tv_sec -= slept / 1000000000;
+        t.tv_usec -= slept % 1000000000 / 1000;
+        if (t.tv_usec < 0)
+            t.tv_sec--, t.tv_usec += 1000000;
+        if (t.tv_sec < 0)
+            t = (struct timeval){0, 0};
+        *tv = t;
     }
     return res;
 }

@@ -340,16 +340,24 @@ GREEN_EXPORT FILE *popen(const char *cmd, const char *mode)
 {
     posix_spawn_file_actions_t fa;
     char *argv[] = {"sh", "-c", (char *)cmd, NULL};
-    int fds[2], reading, cloexec, mine, theirs, r;
+    int fds[2], reading, writing, cloexec, bad, mine, theirs, r;
     struct piped *p;
     pid_t pid;
     FILE *f;
 
     if (green__bypass(GREEN_F_PROCESS))
         return REAL(popen)(cmd, mode);
-    reading = mode[0] == 'r';
-    cloexec = strchr(mode, 'e') != NULL;
-    if ((mode[0] != 'r' && mode[0] != 'w') || (mode[1] && mode[1] != 'e')) {
+    /* glibc's reading of mode: any sequence of r, w and e, with one of r and w. */
+    reading = writing = cloexec = bad = 0;
+    for (const char *m = mode; *m; m++) {
+        switch (*m) {
+        case 'r': reading = 1; break;
+        case 'w': writing = 1; break;
+        case 'e': cloexec = 1; break;
+        default: bad = 1;
+        }
+    }
+    if (bad || reading == writing) {
         errno = EINVAL;
         return NULL;
     }

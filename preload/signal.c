@@ -214,7 +214,7 @@ GREEN_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct
                 t.tv_nsec > 999999999 || (!t.tv_sec && !t.tv_nsec))))
         return REAL(sigtimedwait)(set, info, ts);
     if (ts)
-        deadline = green_now() + (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+        deadline = green__deadline_after(t.tv_sec, t.tv_nsec);
     /* Signals already pending come first, as from the kernel's own call. */
     fd = REAL(signalfd)(-1, &s, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0)
@@ -236,14 +236,21 @@ GREEN_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct
     }
     REAL(close)(fd);
     if (info) {
-        memset(info, 0, sizeof *info);
-        info->si_signo = (int)si.ssi_signo;
-        info->si_errno = si.ssi_errno;
-        info->si_code = si.ssi_code;
-        info->si_pid = (pid_t)si.ssi_pid;
-        info->si_uid = si.ssi_uid;
-        info->si_status = si.ssi_status;
-        info->si_value.sival_ptr = (void *)(uintptr_t)si.ssi_ptr;
+        siginfo_t out;
+
+        memset(&out, 0, sizeof out);
+        out.si_signo = (int)si.ssi_signo;
+        out.si_errno = si.ssi_errno;
+        out.si_code = si.ssi_code;
+        out.si_pid = (pid_t)si.ssi_pid;
+        out.si_uid = si.ssi_uid;
+        out.si_status = si.ssi_status;
+        out.si_value.sival_ptr = (void *)(uintptr_t)si.ssi_ptr;
+        /* An info the kernel cannot write: EFAULT, the signal taken all the same. */
+        if (green__copy_out(info, &out, sizeof out) < 0) {
+            errno = EFAULT;
+            return -1;
+        }
     }
     errno = caller_errno;
     return (int)si.ssi_signo;

@@ -239,13 +239,14 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
     unsigned done = 0;
     int r, caller_errno = errno;
 
-    if (green__bypass(GREEN_F_SOCKET) || (flags & (MSG_DONTWAIT | MSG_ERRQUEUE)))
+    /* vlen 0 asks for nothing: the kernel answers 0 at once. */
+    if (green__bypass(GREEN_F_SOCKET) || (flags & (MSG_DONTWAIT | MSG_ERRQUEUE)) || !vlen)
         return REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
     if (timeout) {
         if (green__copy_in(&t, timeout, sizeof t) < 0 || t.tv_sec < 0 || t.tv_nsec < 0 ||
             t.tv_nsec > 999999999)
             return REAL(recvmmsg)(fd, vec, vlen, flags, timeout); /* EFAULT, EINVAL */
-        deadline = green_now() + (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+        deadline = green__deadline_after(t.tv_sec, t.tv_nsec);
     }
     for (;;) {
         r = REAL(recvmmsg)(fd, vec + done, vlen - done, flags | MSG_DONTWAIT, NULL);

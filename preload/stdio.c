@@ -36,6 +36,7 @@
 
 /* glibc's libio flags (libio.h), stable since glibc 2.0. */
 #define IO_UNBUFFERED 0x0002
+#define IO_NO_READS 0x0004
 #define IO_ERR_SEEN 0x0020
 #define IO_LINE_BUF 0x0200
 #define IO_CURRENTLY_PUTTING 0x0800
@@ -43,10 +44,12 @@
 extern int __uflow(FILE *);
 extern int __underflow(FILE *);
 
-/* A byte stream the shim can serve from its buffer. */
+/* A byte stream the shim can serve from its buffer.  One opened for writing only is not:
+ * glibc fails the read at once (EBADF), where a wait for input could last forever. */
 static int plain_reader(FILE *fp)
 {
-    return fp && fp->_fileno >= 0 && !(fp->_flags & IO_CURRENTLY_PUTTING) && fwide(fp, 0) <= 0;
+    return fp && fp->_fileno >= 0 && !(fp->_flags & (IO_CURRENTLY_PUTTING | IO_NO_READS)) &&
+           fwide(fp, 0) <= 0;
 }
 
 static size_t buffered(FILE *fp)
@@ -170,7 +173,10 @@ GREEN_EXPORT ssize_t getdelim(char **line, size_t *cap, int delim, FILE *fp)
     size_t i = 0;
     int found = 0;
 
-    if (green__bypass(GREEN_F_STDIO) || !line || !cap || !plain_reader(fp))
+    /* glibc's getdelim returns -1 at once, errno untouched, on a stream whose error flag
+     * is up (fgets, by contrast, reads on). */
+    if (green__bypass(GREEN_F_STDIO) || !line || !cap || !plain_reader(fp) ||
+        (fp->_flags & IO_ERR_SEEN))
         return REAL(getdelim)(line, cap, delim, fp);
     flockfile(fp);
     while (!found) {

@@ -277,7 +277,12 @@ GREEN_EXPORT int pthread_cond_destroy(pthread_cond_t *c)
         set_shared(c, 0);
         return REAL(pthread_cond_destroy)(c);
     }
-    return green_cond_destroy((green_cond_t *)c);
+    /* glibc's destroy waits until every waiter has left (a program must have woken them
+     * all: destroying a cond with waiters is undefined) and says 0, where the runtime's
+     * says EBUSY: look again every millisecond, on this path only. */
+    while (green_cond_destroy((green_cond_t *)c) == EBUSY)
+        NOKILL(green_sleep(0.001));
+    return 0;
 }
 
 GREEN_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
@@ -365,7 +370,10 @@ GREEN_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *rw)
         set_shared(rw, 0);
         return REAL(pthread_rwlock_destroy)(rw);
     }
-    return green_rwlock_destroy(GRW(rw));
+    /* glibc's destroy does not look: 0 even while the lock is held or waited on (which is
+     * undefined), where the runtime's says EBUSY. */
+    green_rwlock_destroy(GRW(rw));
+    return 0;
 }
 
 GREEN_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
@@ -385,16 +393,11 @@ GREEN_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)
 GREEN_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clock,
                                             const struct timespec *abstime)
 {
-    int r;
-
     if (RW_BYPASS(rw))
         return REAL(pthread_rwlock_clockrdlock)(rw, clock, abstime);
-    if (!valid_clock(clock))
+    /* glibc checks the clock and the time first, whether or not the call has to wait. */
+    if (!valid_clock(clock) || !valid_ts(abstime))
         return EINVAL;
-    if (!valid_ts(abstime)) {
-        r = green_rwlock_tryrdlock(GRW(rw));
-        return r != EBUSY ? r : GRW(rw)->writer == green__current() ? EDEADLK : EINVAL;
-    }
     return NOKILL(green_rwlock_timedrdlock(GRW(rw), green_deadline(clock, abstime)));
 }
 
@@ -422,16 +425,10 @@ GREEN_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
 GREEN_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clock,
                                             const struct timespec *abstime)
 {
-    int r;
-
     if (RW_BYPASS(rw))
         return REAL(pthread_rwlock_clockwrlock)(rw, clock, abstime);
-    if (!valid_clock(clock))
+    if (!valid_clock(clock) || !valid_ts(abstime))
         return EINVAL;
-    if (!valid_ts(abstime)) {
-        r = green_rwlock_trywrlock(GRW(rw));
-        return r != EBUSY ? r : GRW(rw)->writer == green__current() ? EDEADLK : EINVAL;
-    }
     return NOKILL(green_rwlock_timedwrlock(GRW(rw), green_deadline(clock, abstime)));
 }
 
@@ -472,6 +469,8 @@ GREEN_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrie
 
     if (!green__family_on(GREEN_F_THREAD))
         return REAL(pthread_barrier_init)(b, attr, count);
+    if (count == 0 || count >= UINT_MAX / 2) /* glibc's limits, checked before anything */
+        return EINVAL;
     if (attr)
         pthread_barrierattr_getpshared(attr, &pshared);
     set_shared(b, pshared == PTHREAD_PROCESS_SHARED);
@@ -537,13 +536,13 @@ GREEN_EXPORT int sem_init(sem_t *s, int pshared, unsigned value)
 
 GREEN_EXPORT int sem_destroy(sem_t *s)
 {
-    int r;
-
     if (!gs(s))
         return REAL(sem_destroy)(s);
-    if ((r = green_sem_destroy((green_sem_t *)s)) == 0)
+    /* glibc's destroy does not look: 0 even while waited on (undefined).  The runtime's
+     * says EBUSY then, and the semaphore stays green for the waiters still on it. */
+    if (green_sem_destroy((green_sem_t *)s) == 0)
         *sem_mark(s) = 0;
-    return sem_result(r);
+    return 0;
 }
 
 /* sem_wait and sem_timedwait end with EINTR for a handler without SA_RESTART. */

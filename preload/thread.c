@@ -34,6 +34,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "hook.h"
 
@@ -310,6 +311,21 @@ struct glibc_attr {
 };
 _Static_assert(sizeof(struct glibc_attr) <= sizeof(pthread_attr_t), "glibc's attr layout");
 
+/* Whether glibc could map a stack of size bytes: green stacks stop at 1 GiB and are
+ * reserved without the kernel's overcommit accounting, so a bigger request tries the
+ * mapping glibc would make (and drops it).  Where that fails (more than memory and swap
+ * under the heuristic), pthread_create is EAGAIN with errno ENOMEM, as unpatched. */
+static int could_map(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                   -1, 0);
+
+    if (p == MAP_FAILED)
+        return 0;
+    munmap(p, size);
+    return 1;
+}
+
 GREEN_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                                 void *(*fn)(void *), void *arg)
 {
@@ -325,6 +341,8 @@ GREEN_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
         size_t ss = ((const struct glibc_attr *)(const void *)attr)->stacksize;
         pthread_attr_getdetachstate(attr, &ds);
         ga.detached = ds == PTHREAD_CREATE_DETACHED;
+        if (ss > (1u << 30) && !could_map(ss))
+            return EAGAIN;
         if (ss)
             ga.stack_size = ss < 16384 ? 16384 : ss > (1u << 30) ? (1u << 30) : ss;
     }

@@ -51,10 +51,13 @@ static int64_t sleep_until(int64_t deadline)
     return left > 0 ? left : 1;
 }
 
-static void to_timespec(int64_t ns, struct timespec *ts)
+/* The time left, into the program's rem: 0, or -EFAULT (the kernel's answer for an
+ * interrupted sleep whose rem it cannot write). */
+static int to_timespec(int64_t ns, struct timespec *rem)
 {
-    ts->tv_sec = ns / 1000000000;
-    ts->tv_nsec = ns % 1000000000;
+    struct timespec ts = {ns / 1000000000, ns % 1000000000};
+
+    return green__copy_out(rem, &ts, sizeof ts);
 }
 
 GREEN_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
@@ -72,9 +75,7 @@ GREEN_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
     left = sleep_until(green_now() + ns_of(&ts));
     if (!left)
         return 0;
-    if (rem)
-        to_timespec(left, rem);
-    errno = EINTR;
+    errno = rem && to_timespec(left, rem) < 0 ? EFAULT : EINTR;
     return -1;
 }
 
@@ -93,8 +94,8 @@ GREEN_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timesp
         return -r;
     if (!(flags & TIMER_ABSTIME)) {
         left = sleep_until(green_now() + ns_of(&ts));
-        if (left && rem)
-            to_timespec(left, rem);
+        if (left && rem && to_timespec(left, rem) < 0)
+            return EFAULT;
         return left ? EINTR : 0;
     }
     /* An absolute time on clock: the distance from clock's now, onto the monotonic clock.

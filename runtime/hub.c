@@ -635,15 +635,24 @@ GREEN_EXPORT int64_t green_now(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* An abstime too far to represent in nanoseconds (tv_sec LONG_MAX) is no deadline, one
+ * too far in the past is 0: both sums would otherwise wrap to the other side. */
 GREEN_EXPORT int64_t green_deadline(clockid_t clock, const struct timespec *abstime)
 {
-    int64_t at = (int64_t)abstime->tv_sec * 1000000000 + abstime->tv_nsec;
+    int64_t at, left;
     struct timespec now;
 
+    if (__builtin_mul_overflow((int64_t)abstime->tv_sec, (int64_t)1000000000, &at) ||
+        __builtin_add_overflow(at, abstime->tv_nsec, &at))
+        return abstime->tv_sec < 0 ? 0 : GREEN_NO_DEADLINE;
     if (clock == CLOCK_MONOTONIC)
         return at;
     clock_gettime(clock, &now);
-    return green_now() + (at - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec));
+    if (__builtin_sub_overflow(at, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, &left))
+        return at < 0 ? 0 : GREEN_NO_DEADLINE;
+    if (__builtin_add_overflow(green_now(), left, &at))
+        return left < 0 ? 0 : GREEN_NO_DEADLINE;
+    return at;
 }
 
 GREEN_EXPORT int green_sleep_until(int64_t deadline)

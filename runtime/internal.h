@@ -91,6 +91,24 @@ struct green__config {
  * its backtrace (monitor.c).  Never accepted as GREEN_DUMP_SIGNAL. */
 #define GREEN_SAMPLE_SIGNAL (SIGRTMAX - 1)
 const struct green__config *green__config(void);
+/* A deadline sec seconds and ns nanoseconds (both >= 0) from now.  One too far to
+ * represent (a timeout of LONG_MAX seconds) is GREEN_NO_DEADLINE: the kernel waits
+ * without end for such a timeout, where the sum would wrap into the past and end the wait
+ * at once. */
+static inline int64_t green__deadline_after(int64_t sec, int64_t ns)
+{
+    int64_t d;
+
+    if (__builtin_mul_overflow(sec, (int64_t)1000000000, &d) ||
+        __builtin_add_overflow(d, ns, &d) || __builtin_add_overflow(d, green_now(), &d))
+        return GREEN_NO_DEADLINE;
+    return d;
+}
+
+/* Stop the program for a bad setting: exit status 2 after one line "green: VAR="value" is
+ * not valid: <accepted>", the value escaped and cut short (config.c's comment says how). */
+void green__bad_setting(const char *var, const char *value, const char *accepted)
+    __attribute__((noreturn));
 /* Parse a size such as "256k", "1M", "65536"; -EINVAL if malformed or out of [lo, hi]. */
 int green__parse_size(const char *s, size_t lo, size_t hi, size_t *out);
 

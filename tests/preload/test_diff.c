@@ -359,7 +359,38 @@
     /* waits a signal must not interrupt */                                                 \
     X(thread, signal, signal_during_mutex_timedlock, "ETIMEDOUT +ALRM")                     \
     X(thread, signal, signal_during_cond_timedwait, "ETIMEDOUT +ALRM")                      \
-    X(thread, signal, signal_during_join, "= 0 +ALRM")
+    X(thread, signal, signal_during_join, "= 0 +ALRM")                                    \
+    /* bad arguments, every family (probe_bad) */                                           \
+    X(bad, bad_io, bad_fd_io, "pwrite(fd, \"x\", 1, 0) = -1 EBADF")                         \
+    X(bad, bad_io, bad_fd_wrong_kind, "read(dir, buf, 4) = -1 EISDIR")                      \
+    X(bad, bad_io, bad_pointers_io, "readv(s[0], NUL, 1) = -1 EFAULT")                      \
+    X(bad, bad_io, bad_sizes_io, "read(refill(s), edge, size_max) = -1 EFAULT")             \
+    X(bad, bad_io, bad_sizes_beyond, "sendfile(s[1], f, &off, ssize_max) = 9")              \
+    X(bad, bad_io, bad_huge_timeouts_io, "recv(s[0], buf, 4, 0) = -1 EINTR +ALRM")          \
+    X(bad, bad_socket, bad_fd_socket, "accept4(fd, NULL, NULL, SOCK_CLOEXEC) = -1 EBADF")   \
+    X(bad, bad_socket, bad_fd_not_socket, "recv(fd, buf, 4, 0) = -1 ENOTSOCK")              \
+    X(bad, bad_socket, bad_socket_state, "accept(u, NULL, NULL) = -1 EOPNOTSUPP")           \
+    X(bad, bad_fd, bad_flags, "dup3(p[0], p[1], -1) = -1 EINVAL")                           \
+    X(bad, bad_fd, bad_pointers_fd, "fcntl(f, F_SETLKW, BAD) = -1 EFAULT")                  \
+    X(bad, bad_mux, bad_pointers_mux, "poll(NUL, 1, 0) = -1 EFAULT")                        \
+    X(bad, bad_mux, bad_fd_mux, "revents[1] 0x20")                                          \
+    X(bad, bad_mux, bad_select_set_sizes, "set: 1")                                         \
+    X(bad, bad_mux, bad_sizes_mux, "poll(&p, 1, -5) = -1 EINTR +ALRM")                      \
+    X(bad, bad_mux, bad_huge_timeouts_mux, "ppoll(&p, 1, &ts, ((void *)0)) = -1 EINTR")     \
+    X(bad, bad_time, bad_huge_timeouts_time, "nanosleep(&ts, &rem) = -1 EINTR +ALRM")       \
+    X(bad, bad_time, bad_timespecs_time, "nanosleep(&sec_min, &rem) = -1 EINVAL")           \
+    X(bad, bad_time, bad_readonly_results, "nanosleep(&ts, BAD) = -1 EFAULT +ALRM")         \
+    X(bad, bad_thread, bad_huge_timeouts_thread, "pthread_timedjoin_np(t, &v, &ts) = 0")    \
+    X(bad, bad_thread, bad_timespecs_thread, "clockjoin_np(t, NULL, 1234, &sec_neg) = EINVAL") \
+    X(bad, bad_thread, bad_thread_args, "pthread_barrier_init(&b, NULL, UINT_MAX) = EINVAL") \
+    X(bad, bad_thread, bad_create_null_thread, "killed by SIGSEGV")                         \
+    X(bad, bad_thread, bad_destroy_in_use, "returned after the waiter's time was up: yes")  \
+    X(bad, bad_signal, bad_signal_args, "sigaction(sigs[i], &sa, NULL) = -1 EINVAL")        \
+    X(bad, bad_signal, bad_huge_timeouts_signal, "((void *)0), &ts) = -1 EINTR +ALRM")       \
+    X(bad, bad_process, bad_process_args, "waitpid(-1, &st, 0x12345) = -1 EINVAL")          \
+    X(bad, bad_process, bad_popen_modes, "popen(\"exit 3\", \"er\") = stream")                \
+    X(bad, bad_dns, bad_dns_args, "= EAI_NONAME")                                           \
+    X(bad, bad_stdio, bad_stdio_args, "fflush(sw) = -1 EPIPE")
 
 
 static const char *signal_name(int sig)
@@ -443,12 +474,13 @@ static const struct {
  * table names a scenario its probe has. */
 Test(diff, the_table_lists_every_probe_scenario, .timeout = 20)
 {
-    static const char *const probes[] = {"rw", "fd", "mux", "time", "thread"};
+    static const char *const probes[] = {"rw", "fd", "mux", "time", "thread", "bad"};
+    enum { NPROBES = sizeof probes / sizeof *probes };
     static const struct legacy_opts plain = {.patched = 0};
-    char lists[5][16384];
+    char lists[NPROBES][16384];
     size_t rows = sizeof table / sizeof *table;
 
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < NPROBES; i++) {
         struct legacy p;
         char prog[32];
         snprintf(prog, sizeof prog, "probe_%s", probes[i]);
@@ -471,9 +503,9 @@ Test(diff, the_table_lists_every_probe_scenario, .timeout = 20)
     for (size_t r = 0; r < rows; r++) {
         char needle[128];
         int i = 0;
-        while (i < 5 && strcmp(probes[i], table[r].probe))
+        while (i < NPROBES && strcmp(probes[i], table[r].probe))
             i++;
-        cr_assert(i < 5, "the table names an unknown probe %s", table[r].probe);
+        cr_assert(i < NPROBES, "the table names an unknown probe %s", table[r].probe);
         snprintf(needle, sizeof needle, "\n%s\n", table[r].scenario);
         cr_expect(strstr(lists[i], needle), "probe_%s has no scenario %s", table[r].probe,
                   table[r].scenario);

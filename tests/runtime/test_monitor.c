@@ -110,7 +110,8 @@ Test(monitor, bad_diagnostic_settings_stop_the_program_with_the_fix)
         {"GREEN_STATS", "2"},           {"GREEN_STATS", "yes"},
         {"GREEN_DUMP_SIGNAL", "SEGV"},  {"GREEN_DUMP_SIGNAL", "KILL"},
         {"GREEN_DUMP_SIGNAL", "USR3"},  {"GREEN_DUMP_SIGNAL", "99"},
-        {"GREEN_DUMP_SIGNAL", "-12"},   {"GREEN_BLOCK_WARN_MS", "-1"},
+        {"GREEN_DUMP_SIGNAL", "-12"},   {"GREEN_DUMP_SIGNAL", ""},
+        {"GREEN_BLOCK_WARN_MS", "-1"},
         {"GREEN_BLOCK_WARN_MS", "3600001"}, {"GREEN_BLOCK_WARN_MS", "10ms"},
     };
 
@@ -131,7 +132,7 @@ Test(monitor, good_diagnostic_settings_are_accepted)
     static const struct bad goods[] = {
         {"GREEN_STATS", "0"},           {"GREEN_DUMP_SIGNAL", "usr1"},
         {"GREEN_DUMP_SIGNAL", "12"},    {"GREEN_DUMP_SIGNAL", "0"},
-        {"GREEN_DUMP_SIGNAL", ""},      {"GREEN_BLOCK_WARN_MS", "0"},
+        {"GREEN_BLOCK_WARN_MS", "0"},
         {"GREEN_BLOCK_WARN_MS", "3600000"},
     };
 
