@@ -25,7 +25,8 @@
  *  - a call that can block forever (a read of an empty pipe, poll(-1), ...) is ended by a
  *    watchdog signal, a no-op handler without SA_RESTART aimed at this thread
  *    (SIGEV_THREAD_ID) after WATCH_MS, so it returns EINTR (or its partial count) in both
- *    runs; calls with their own bounded timeout are not watched;
+ *    runs; calls with their own bounded timeout are not watched, and a socket with
+ *    SO_RCVTIMEO or SO_SNDTIMEO gets WATCH_TIMEO_MS, far beyond the SHORT_MS it can hold;
  *  - the timeouts the program picks are SHORT_MS or 0, the helper acts HELPER_MS after it
  *    starts and the watchdog waits much longer while it is pending, so "the timeout came
  *    first" and "the helper came first" each hold by a wide margin;
@@ -66,10 +67,11 @@
 #define MAX_FD 1024
 #define BIG (1 << 20)
 #define SHORT_MS 1   /* a timeout meant to expire */
-#define HELPER_MS 60 /* the helper acts this long after it starts */
-#define WATCH_MS 40  /* a call blocked this long with no helper pending blocks forever */
-#define WATCH_HELPER_MS 500
-#define COND_HELPER_MS 400 /* cond_timedwait's timeout while the helper is pending */
+#define HELPER_MS 30 /* the helper acts this long after it starts */
+#define WATCH_MS 15  /* a call blocked this long with no helper pending blocks forever */
+#define WATCH_TIMEO_MS 100 /* the same for a socket with SO_RCVTIMEO or SO_SNDTIMEO set */
+#define WATCH_HELPER_MS 300
+#define COND_HELPER_MS 250 /* cond_timedwait's timeout while the helper is pending */
 #define TRANSCRIPT 65536
 
 static const size_t sizes[] = {0, 1, 7, 64, 4096, 65536, 200000, BIG};
@@ -169,9 +171,21 @@ static void watch(int ms)
     timer_settime(watchdog, 0, &it, NULL);
 }
 
-static void watch_default(struct run *r)
+/* Arm the watchdog for a call on fd that may block.  getsockopt is not hooked, so asking
+ * whether the socket has a timeout changes nothing in the shim. */
+static void watch_fd(struct run *r, int fd)
 {
-    watch(r->helping ? WATCH_HELPER_MS : WATCH_MS);
+    struct timeval rcv = {0, 0}, snd = {0, 0};
+    socklen_t len = sizeof rcv;
+
+    if (r->helping) {
+        watch(WATCH_HELPER_MS);
+        return;
+    }
+    getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, &len);
+    len = sizeof snd;
+    getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, &len);
+    watch(rcv.tv_sec || rcv.tv_usec || snd.tv_sec || snd.tv_usec ? WATCH_TIMEO_MS : WATCH_MS);
 }
 
 static void on_watchdog(int sig)
@@ -344,7 +358,7 @@ static void op_io(struct run *r, unsigned what)
     struct msghdr m = {.msg_iov = iov};
     long ret;
 
-    watch_default(r);
+    watch_fd(r, fd);
     switch (what % 8) {
     case 0:
         ret = read(fd, rbuf, n);
@@ -517,7 +531,7 @@ static void op_mux(struct run *r, unsigned what)
                                                      ((ev & 4) ? POLLPRI : 0))};
         }
         if (t < 0)
-            watch_default(r);
+            watch(r->helping ? WATCH_HELPER_MS : WATCH_MS);
         ret = poll(p, n, t);
         e = errno;
         watch(0);
@@ -545,7 +559,7 @@ static void op_mux(struct run *r, unsigned what)
             max = fd > max ? fd : max;
         }
         if (t < 0)
-            watch_default(r);
+            watch(r->helping ? WATCH_HELPER_MS : WATCH_MS);
         ret = select(max + 1, &rs, &ws, NULL, t < 0 ? NULL : &tv);
         e = errno;
         watch(0);
@@ -572,7 +586,7 @@ static void op_mux(struct run *r, unsigned what)
             return;
         }
         if (t < 0)
-            watch_default(r);
+            watch(r->helping ? WATCH_HELPER_MS : WATCH_MS);
         ret = epoll_wait(ep, out, (int)n, t);
         e = errno;
         watch(0);
