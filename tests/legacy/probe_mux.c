@@ -270,6 +270,25 @@ SCENARIO(poll_pipe_err)
     revents(&f, 1);
 }
 
+/* An fd polled for no event still reports POLLHUP and POLLERR: the wait ends when the peer
+ * hangs up (found by fuzz/green_fuzz.c). */
+SCENARIO(poll_no_events_hup)
+{
+    int s[2];
+    struct pollfd p;
+    struct later *l;
+    long long t0;
+
+    pair(s);
+    p = (struct pollfd){s[0], 0, 0};
+    l = after_close(50, s[1]);
+    t0 = now_ms();
+    CALL(poll(&p, 1, 1000));
+    prompt(t0, 500);
+    revents(&p, 1);
+    finish(l);
+}
+
 SCENARIO(poll_pollout_full)
 {
     int s[2];
