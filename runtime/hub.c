@@ -48,6 +48,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -288,18 +289,36 @@ void green__hub_fd_closing(int fd)
     }
 }
 
-/* Wait until any of the descriptors in pfds (poll(2)'s array: negative fds and empty event
- * masks are skipped) may be ready.  Returns > 0 when one is (the caller asks the kernel
- * which), or the errors of green__hub_wait_fd.  desc names the wait in reports. */
+/* A descriptor polled for no event: poll(2) still reports its POLLHUP and POLLERR, and so
+ * does an epoll interest with no events, but libev never watches a watcher without events.
+ * Such descriptors go in an epoll instance of the wait's own (*hup, made on first use),
+ * which is itself readable when one of them hangs up.  An fd epoll refuses (a regular
+ * file, which never reports either) is left out. */
+static void hangup_add(int *hup, int fd)
+{
+    struct epoll_event ev = {.events = 0};
+
+    green__runtime_enter(); /* the runtime's own descriptor: the hooks pass through */
+    if (*hup < 0)
+        *hup = epoll_create1(EPOLL_CLOEXEC);
+    if (*hup >= 0)
+        epoll_ctl(*hup, EPOLL_CTL_ADD, fd, &ev);
+    green__runtime_leave();
+}
+
+/* Wait until any of the descriptors in pfds (poll(2)'s array: negative fds are skipped) may
+ * be ready.  Returns > 0 when one is (the caller asks the kernel which), or the errors of
+ * green__hub_wait_fd.  desc names the wait in reports. */
 int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadline,
                             const char *desc)
 {
     struct green__hub *h = green__local()->hub;
     struct green_thread *t = green__current();
     struct fd_wait small[16], *fw = n <= 16 ? small : malloc(n * sizeof *fw);
+    struct fd_wait hup_wait = {.fd = -1};
     struct timer_wait tw;
     size_t i, armed = 0;
-    int r;
+    int r, hup = -1;
 
     if (!fw)
         return -ENOMEM;
@@ -309,11 +328,21 @@ int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadlin
                  (pfds[i].events & (POLLOUT | POLLWRNORM | POLLWRBAND) ? EV_WRITE : 0);
         fw[i].thread = NULL;
         fw[i].follow = NULL;
-        if (pfds[i].fd < 0 || !ev || fd_link(h, &fw[i], pfds[i].fd) < 0)
+        if (pfds[i].fd >= 0 && !ev) {
+            hangup_add(&hup, pfds[i].fd);
+            continue;
+        }
+        if (pfds[i].fd < 0 || fd_link(h, &fw[i], pfds[i].fd) < 0)
             continue;
         fw[i].thread = t;
         ev_io_init(&fw[i].io, io_cb, pfds[i].fd, ev);
         ev_io_start(h->loop, &fw[i].io);
+        armed++;
+    }
+    if (hup >= 0) {
+        hup_wait.thread = t;
+        ev_io_init(&hup_wait.io, io_cb, hup, EV_READ);
+        ev_io_start(h->loop, &hup_wait.io);
         armed++;
     }
     if (deadline != GREEN_NO_DEADLINE)
@@ -332,6 +361,12 @@ int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadlin
             continue;
         ev_io_stop(h->loop, &fw[i].io);
         fd_unlink(h, &fw[i]);
+    }
+    if (hup >= 0) {
+        ev_io_stop(h->loop, &hup_wait.io);
+        green__runtime_enter();
+        close(hup);
+        green__runtime_leave();
     }
     if (fw != small)
         free(fw);
