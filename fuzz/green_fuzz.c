@@ -44,6 +44,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -57,6 +58,9 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,14 +80,15 @@
 
 static const size_t sizes[] = {0, 1, 7, 64, 4096, 65536, 200000, BIG};
 
-enum { H_NONE, H_WRITE, H_READ, H_CLOSE, H_SHUTDOWN, H_COND, H_SLEEP, H_NKINDS };
+enum { H_NONE, H_WRITE, H_READ, H_CLOSE, H_SHUTDOWN, H_COND, H_SLEEP, H_DUP2, H_SEM, H_NKINDS };
 
 struct helper {
     pthread_t t;
-    int kind, fd;
+    int kind, fd, fd2;
     size_t n;
     pthread_mutex_t *mutex;
     pthread_cond_t *cond;
+    sem_t *sem;
     long ret;
     int err;
     unsigned char buf[64];
@@ -97,8 +102,10 @@ struct run {
     unsigned char owned[MAX_FD];
     pthread_mutex_t mutex;
     pthread_cond_t cond;
+    sem_t sem;
     int locked; /* main holds mutex */
     int helping;
+    unsigned names; /* abstract AF_UNIX names made */
     struct helper h;
     char *out;
     size_t outlen;
@@ -239,6 +246,12 @@ static void *helper_main(void *arg)
             pthread_mutex_unlock(h->mutex);
         }
         break;
+    case H_DUP2:
+        h->ret = dup2(h->fd2, h->fd);
+        break;
+    case H_SEM:
+        h->ret = sem_post(h->sem);
+        break;
     default:
         h->ret = 0;
         break;
@@ -249,8 +262,8 @@ static void *helper_main(void *arg)
 
 static void helper_start(struct run *r)
 {
-    static const char *const names[] = {"none", "write", "read", "close", "shutdown", "cond",
-                                        "sleep"};
+    static const char *const names[] = {"none", "write", "read",  "close", "shutdown",
+                                        "cond", "sleep", "dup2", "sem"};
     int kind = 1 + take(r) % (H_NKINDS - 1), e;
     unsigned s = take(r) % NSLOT;
 
@@ -258,9 +271,12 @@ static void helper_start(struct run *r)
         say(r, "helper busy\n");
         return;
     }
-    r->h = (struct helper){.kind = kind, .fd = r->slot[s], .n = (take(r) & 1) ? 8 : 64,
-                           .mutex = &r->mutex, .cond = &r->cond};
-    say(r, "helper %s slot%u(fd %d) n=%zu", names[kind], s, r->h.fd, r->h.n);
+    unsigned a = take(r);
+
+    r->h = (struct helper){.kind = kind, .fd = r->slot[s], .fd2 = r->slot[(a >> 1) % NSLOT],
+                           .n = (a & 1) ? 8 : 64, .mutex = &r->mutex, .cond = &r->cond,
+                           .sem = &r->sem};
+    say(r, "helper %s slot%u(fd %d) fd2 %d n=%zu", names[kind], s, r->h.fd, r->h.fd2, r->h.n);
     e = pthread_create(&r->h.t, NULL, helper_main, &r->h);
     say(r, " = %d\n", e);
     r->helping = e == 0;
@@ -284,9 +300,50 @@ static void helper_end(struct run *r)
     result(r, r->h.ret, r->h.err);
     if (r->h.kind == H_CLOSE && r->h.ret == 0)
         own(r, r->h.fd, 0);
+    if (r->h.kind == H_DUP2 && r->h.ret >= 0)
+        own(r, (int)r->h.ret, 1);
 }
 
 /* ------------------------------------------------------------------ operations */
+
+/* TCP buffers of a fixed size: the kernel's autotuning, which follows measured round
+ * trips, would make how much a blocking send moves before the watchdog depend on timing.
+ * Accepted sockets inherit the listener's. */
+static void fixed_buffers(int fd)
+{
+    int size = 65536;
+
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+}
+
+/* A listening socket: TCP on 127.0.0.1, port 0, with a backlog no run can fill (a
+ * connection the kernel drops is retried a second later: timing would leak into the
+ * transcript), or AF_UNIX in the abstract namespace, named by process and count (the same
+ * names in both runs), whose full backlog blocks connect at once.  -1 with errno set. */
+static int listener(struct run *r, int inet, unsigned a)
+{
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    int fd = socket(inet ? AF_INET : AF_UNIX, SOCK_STREAM | ((a & 1) ? SOCK_NONBLOCK : 0), 0);
+    int e, n = snprintf(un.sun_path + 1, sizeof un.sun_path - 1, "green_fuzz.%d.%u",
+                        (int)getpid(), r->names++);
+    socklen_t len = inet ? sizeof in : offsetof(struct sockaddr_un, sun_path) + 1 + n;
+
+    if (fd < 0)
+        return -1;
+    fixed_buffers(fd);
+    if (bind(fd, inet ? (struct sockaddr *)&in : (struct sockaddr *)&un, len) ||
+        listen(fd, inet ? 2 * MAX_OPS : (int)(a >> 1) % 3)) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
 
 static void op_create(struct run *r, unsigned what)
 {
@@ -294,7 +351,7 @@ static void op_create(struct run *r, unsigned what)
     unsigned a = take(r);
     int sv[2] = {-1, -1}, ret, e;
 
-    switch (what % 4) {
+    switch (what % 8) {
     case 0:
         ret = socketpair(AF_UNIX, types[a % 3] | ((a & 4) ? SOCK_NONBLOCK : 0), 0, sv);
         e = errno;
@@ -310,10 +367,23 @@ static void op_create(struct run *r, unsigned what)
         e = errno;
         say(r, "eventfd(%u)", a & 7);
         break;
-    default:
+    case 3:
         ret = sv[0] = epoll_create1(0);
         e = errno;
         say(r, "epoll_create1");
+        break;
+    case 4:
+    case 5:
+        ret = sv[0] = socket(what % 8 == 4 ? AF_INET : AF_UNIX,
+                             SOCK_STREAM | ((a & 1) ? SOCK_NONBLOCK : 0), 0);
+        e = errno;
+        say(r, "socket(%s, %u)", what % 8 == 4 ? "inet" : "unix", a & 1);
+        fixed_buffers(ret);
+        break;
+    default:
+        ret = sv[0] = listener(r, what % 8 == 6, a);
+        e = errno;
+        say(r, "listener(%s, %u)", what % 8 == 6 ? "inet" : "unix", a & 7);
         break;
     }
     result(r, ret, e);
@@ -423,6 +493,54 @@ static void op_io(struct run *r, unsigned what)
     result(r, ret, e);
 }
 
+static void op_conn(struct run *r, unsigned what)
+{
+    int fd = pick(r), l = pick(r), ret, e;
+    unsigned a = take(r);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+
+    switch (what % 4) {
+    case 0:
+        /* To the address of slot l, whatever it is: a listener, or anything else. */
+        if (getsockname(l, (struct sockaddr *)&ss, &len))
+            len = 0;
+        watch_fd(r, fd);
+        ret = connect(fd, (struct sockaddr *)&ss, len);
+        e = errno;
+        watch(0);
+        say(r, "connect(%d, address of %d)", fd, l);
+        break;
+    case 1:
+    case 2:
+        watch_fd(r, fd);
+        ret = what % 4 == 1 ? accept(fd, (struct sockaddr *)&ss, &len)
+                            : accept4(fd, (struct sockaddr *)&ss, &len,
+                                      ((a & 1) ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC);
+        e = errno;
+        watch(0);
+        say(r, "accept%s(%d)", what % 4 == 1 ? "" : "4", fd);
+        result(r, ret, e);
+        if (ret >= 0) {
+            say(r, "  addrlen %u\n", (unsigned)len);
+            add_slot(r, ret);
+        }
+        return;
+    default:
+        /* A TCP backlog stays out of reach, as in listener(). */
+        len = sizeof e;
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &e, &len) || e != AF_INET)
+            e = (int)a % 3;
+        else
+            e = 2 * MAX_OPS;
+        ret = listen(fd, e);
+        e = errno;
+        say(r, "listen(%d, %u)", fd, a % 3);
+        break;
+    }
+    result(r, ret, e);
+}
+
 static void op_fd(struct run *r, unsigned what)
 {
     int fd = pick(r), to = pick(r), ret, e, on;
@@ -521,8 +639,9 @@ static void op_mux(struct run *r, unsigned what)
     int t = timeout_ms(a), ret, e;
     struct pollfd p[4];
 
-    switch (what % 3) {
+    switch (what % 4) {
     case 0:
+    case 3:
         for (unsigned i = 0; i < n; i++) {
             unsigned ev = take(r);
             p[i] = (struct pollfd){.fd = pick(r),
@@ -532,10 +651,15 @@ static void op_mux(struct run *r, unsigned what)
         }
         if (t < 0)
             watch(r->helping ? WATCH_HELPER_MS : WATCH_MS);
-        ret = poll(p, n, t);
+        if (what % 4 == 3) {
+            struct timespec ts = {0, t * 1000000L};
+            ret = ppoll(p, n, t < 0 ? NULL : &ts, NULL);
+        } else {
+            ret = poll(p, n, t);
+        }
         e = errno;
         watch(0);
-        say(r, "poll(%u, %d)", n, t);
+        say(r, "%s(%u, %d)", what % 4 == 3 ? "ppoll" : "poll", n, t);
         result(r, ret, e);
         for (unsigned i = 0; ret > 0 && i < n; i++)
             say(r, "  %d: %#x\n", p[i].fd, p[i].revents);
@@ -605,7 +729,7 @@ static void op_time(struct run *r, unsigned what)
     struct timespec d = {0, (a & 1) ? SHORT_MS * 1000000L : 0};
     int ret, e;
 
-    switch (what % 3) {
+    switch (what % 4) {
     case 0:
         ret = nanosleep(&d, NULL);
         e = errno;
@@ -615,6 +739,11 @@ static void op_time(struct run *r, unsigned what)
         ret = usleep((a & 1) ? SHORT_MS * 1000 : 0);
         e = errno;
         say(r, "usleep(%d)", (a & 1) ? SHORT_MS * 1000 : 0);
+        break;
+    case 3:
+        ret = clock_nanosleep(CLOCK_MONOTONIC, 0, &d, NULL);
+        e = ret; /* the error number is the result, errno untouched */
+        say(r, "clock_nanosleep(%ld)", d.tv_nsec);
         break;
     default:
         ret = sched_yield();
@@ -628,9 +757,9 @@ static void op_time(struct run *r, unsigned what)
 static void op_sync(struct run *r, unsigned what)
 {
     struct timespec ts;
-    int ret;
+    int ret, e;
 
-    switch (what % 4) {
+    switch (what % 8) {
     case 0:
         ret = pthread_mutex_lock(&r->mutex);
         say(r, "mutex_lock = %d\n", ret);
@@ -645,6 +774,26 @@ static void op_sync(struct run *r, unsigned what)
         ret = pthread_mutex_unlock(&r->mutex);
         say(r, "mutex_unlock = %d\n", ret);
         r->locked &= ret != 0;
+        break;
+    case 4:
+        ret = sem_trywait(&r->sem);
+        e = errno;
+        say(r, "sem_trywait");
+        result(r, ret, e);
+        break;
+    case 5:
+        ret = sem_post(&r->sem);
+        e = errno;
+        say(r, "sem_post");
+        result(r, ret, e);
+        break;
+    case 6:
+        /* As cond_timedwait below: the timeout is far from the helper's moment. */
+        abs_in(&ts, CLOCK_REALTIME, r->helping ? COND_HELPER_MS : SHORT_MS);
+        ret = sem_timedwait(&r->sem, &ts);
+        e = errno;
+        say(r, "sem_timedwait(%d)", r->helping ? COND_HELPER_MS : SHORT_MS);
+        result(r, ret, e);
         break;
     default:
         /* Waiting needs the mutex held; a helper that signals must find main waiting well
@@ -669,6 +818,7 @@ static void run(struct run *r)
     pthread_mutex_init(&r->mutex, &ma);
     pthread_mutexattr_destroy(&ma);
     pthread_cond_init(&r->cond, NULL);
+    sem_init(&r->sem, 0, 0);
     for (int i = 0; i < NSLOT; i++)
         r->slot[i] = -1;
 
@@ -680,8 +830,10 @@ static void run(struct run *r)
             op_create(r, op >> 3);
             break;
         case 1:
-        case 2:
             op_io(r, op >> 3);
+            break;
+        case 2:
+            op_conn(r, op >> 3);
             break;
         case 3:
             op_fd(r, op >> 3);
@@ -709,6 +861,7 @@ static void run(struct run *r)
 
     if (r->locked)
         pthread_mutex_unlock(&r->mutex);
+    sem_destroy(&r->sem);
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->mutex);
     for (int fd = 0; fd < MAX_FD; fd++)
