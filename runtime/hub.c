@@ -289,20 +289,26 @@ void green__hub_fd_closing(int fd)
     }
 }
 
-/* A descriptor polled for no event: poll(2) still reports its POLLHUP and POLLERR, and so
- * does an epoll interest with no events, but libev never watches a watcher without events.
- * Such descriptors go in an epoll instance of the wait's own (*hup, made on first use),
- * which is itself readable when one of them hangs up.  An fd epoll refuses (a regular
- * file, which never reports either) is left out. */
-static void hangup_add(int *hup, int fd)
+/* Descriptors polled for what libev cannot watch: no event at all (poll(2) still reports
+ * POLLHUP and POLLERR), POLLPRI, POLLRDHUP, the band events.  Watched for reading or writing
+ * instead, they would end the wait for readiness the program did not ask for, and the
+ * caller, asking the kernel again, would find nothing and wait again at once: a busy loop.
+ * They go in an epoll instance of the wait's own (*side, made on first use) with their
+ * exact events (poll's and epoll's bits are the same numbers), which makes that instance
+ * readable exactly when poll would report them.  An fd epoll refuses (a regular file, for
+ * which poll reports nothing beyond POLLIN and POLLOUT) is left out. */
+#define LIBEV_EVENTS (POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM)
+#define EXACT_EVENTS (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | \
+                      EPOLLWRBAND | EPOLLRDHUP)
+static void side_add(int *side, int fd, short events)
 {
-    struct epoll_event ev = {.events = 0};
+    struct epoll_event ev = {.events = (uint32_t)(uint16_t)events & EXACT_EVENTS};
 
     green__runtime_enter(); /* the runtime's own descriptor: the hooks pass through */
-    if (*hup < 0)
-        *hup = epoll_create1(EPOLL_CLOEXEC);
-    if (*hup >= 0)
-        epoll_ctl(*hup, EPOLL_CTL_ADD, fd, &ev);
+    if (*side < 0)
+        *side = epoll_create1(EPOLL_CLOEXEC);
+    if (*side >= 0)
+        epoll_ctl(*side, EPOLL_CTL_ADD, fd, &ev);
     green__runtime_leave();
 }
 
@@ -315,21 +321,20 @@ int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadlin
     struct green__hub *h = green__local()->hub;
     struct green_thread *t = green__current();
     struct fd_wait small[16], *fw = n <= 16 ? small : malloc(n * sizeof *fw);
-    struct fd_wait hup_wait = {.fd = -1};
+    struct fd_wait side_wait = {.fd = -1};
     struct timer_wait tw;
     size_t i, armed = 0;
-    int r, hup = -1;
+    int r, side = -1;
 
     if (!fw)
         return -ENOMEM;
     for (i = 0; i < n; i++) {
-        int ev = (pfds[i].events & (POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND | POLLRDHUP)
-                      ? EV_READ : 0) |
-                 (pfds[i].events & (POLLOUT | POLLWRNORM | POLLWRBAND) ? EV_WRITE : 0);
+        int ev = (pfds[i].events & (POLLIN | POLLRDNORM) ? EV_READ : 0) |
+                 (pfds[i].events & (POLLOUT | POLLWRNORM) ? EV_WRITE : 0);
         fw[i].thread = NULL;
         fw[i].follow = NULL;
-        if (pfds[i].fd >= 0 && !ev) {
-            hangup_add(&hup, pfds[i].fd);
+        if (pfds[i].fd >= 0 && (!ev || (pfds[i].events & ~LIBEV_EVENTS))) {
+            side_add(&side, pfds[i].fd, pfds[i].events);
             continue;
         }
         if (pfds[i].fd < 0 || fd_link(h, &fw[i], pfds[i].fd) < 0)
@@ -339,10 +344,10 @@ int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadlin
         ev_io_start(h->loop, &fw[i].io);
         armed++;
     }
-    if (hup >= 0) {
-        hup_wait.thread = t;
-        ev_io_init(&hup_wait.io, io_cb, hup, EV_READ);
-        ev_io_start(h->loop, &hup_wait.io);
+    if (side >= 0) {
+        side_wait.thread = t;
+        ev_io_init(&side_wait.io, io_cb, side, EV_READ);
+        ev_io_start(h->loop, &side_wait.io);
         armed++;
     }
     if (deadline != GREEN_NO_DEADLINE)
@@ -362,10 +367,10 @@ int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadlin
         ev_io_stop(h->loop, &fw[i].io);
         fd_unlink(h, &fw[i]);
     }
-    if (hup >= 0) {
-        ev_io_stop(h->loop, &hup_wait.io);
+    if (side >= 0) {
+        ev_io_stop(h->loop, &side_wait.io);
         green__runtime_enter();
-        close(hup);
+        close(side);
         green__runtime_leave();
     }
     if (fw != small)
