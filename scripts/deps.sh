@@ -24,6 +24,8 @@ busybox:/bin/busybox
 python3-gevent:/usr/lib/python3/dist-packages/gevent/__init__.py
 golang-go:/usr/bin/go
 gnuplot-nox:/usr/bin/gnuplot
+clang-14:/usr/bin/clang-14
+libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/include/fuzzer/FuzzedDataProvider.h
 "
 missing=""
 for entry in $need; do
