@@ -321,6 +321,24 @@ SCENARIO(poll_pri_rdhup_idle)
     say("cpu under 150ms: %s", cpu_ms() - cpu < 150 ? "yes" : "no");
 }
 
+/* A signal ends poll's wait, and the kernel looks at the fds once more before it says
+ * EINTR: one closed meanwhile (which wakes nobody) is reported, POLLNVAL (found by
+ * fuzz/green_fuzz.c). */
+SCENARIO(poll_closed_then_eintr)
+{
+    int p[2];
+    struct pollfd f;
+    struct later *l;
+
+    SETUP(pipe(p));
+    f = (struct pollfd){p[0], POLLPRI, 0};
+    l = after_close(50, p[0]);
+    interrupt_in(150);
+    CALL(poll(&f, 1, 1000));
+    revents(&f, 1);
+    finish(l);
+}
+
 SCENARIO(poll_pollout_full)
 {
     int s[2];

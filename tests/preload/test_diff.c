@@ -262,6 +262,7 @@
     X(mux, poll, poll_pipe_err, "revents[0] 0xc")                                           \
     X(mux, poll, poll_no_events_hup, "revents[0] 0x10")                                     \
     X(mux, poll, poll_pri_rdhup_idle, "cpu under 150ms: yes")                               \
+    X(mux, poll, poll_closed_then_eintr, "revents[0] 0x20")                                 \
     X(mux, poll, poll_pollout_full, "waited >=40ms: yes")                                   \
     X(mux, poll, poll_no_fds, "waited >=80ms: yes")                                         \
     X(mux, poll, poll_errors, "EFAULT")                                                     \
