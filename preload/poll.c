@@ -46,7 +46,9 @@ static int poll_now(struct pollfd *fds, nfds_t n, const sigset_t *mask)
 }
 
 /* Wait on the hub for fds; 0 to ask again, -1 with errno set when the wait failed, 1 at the
- * deadline.  mask, if any, is the signal mask the program asked for during the wait
+ * deadline, 2 when a signal handler ended it: the kernel, too, looks at the fds once more
+ * before it says EINTR, and reports them instead if one is ready (one closed meanwhile,
+ * which wakes nobody, is POLLNVAL then).  mask, if any, is the signal mask the program asked for during the wait
  * (ppoll, pselect, epoll_pwait): it is the OS thread's, so the other green threads run
  * under it meanwhile. */
 static int wait_pollfds(const struct pollfd *fds, nfds_t n, int64_t deadline,
@@ -67,9 +69,21 @@ static int wait_pollfds(const struct pollfd *fds, nfds_t n, int64_t deadline,
         return 0;
     if (w == -ETIMEDOUT)
         return 1;
+    if (w == -EINTR)
+        return 2;
     if (w == -ECANCELED)
         green__api_result(w);
     errno = -w;
+    return -1;
+}
+
+/* The result of the last look after a wait that ended with why (wait_pollfds): the
+ * kernel's answer, or EINTR if a handler ended the wait and nothing is ready. */
+static int interrupted(int r, int why)
+{
+    if (r != 0 || why != 2)
+        return r;
+    errno = EINTR;
     return -1;
 }
 
@@ -84,7 +98,7 @@ static int green_ppoll(struct pollfd *fds, nfds_t n, int64_t deadline, const sig
         if (r < 0)
             return r;
         if (r > 0)
-            return poll_now(fds, n, mask);
+            return interrupted(poll_now(fds, n, mask), r);
     }
 }
 
@@ -214,7 +228,17 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
         if (res < 0)
             break;
         if (res > 0) {
-            res = REAL(pselect)(nfds, r, w, e, &zero, mask);
+            int why = res;
+            res = interrupted(REAL(pselect)(nfds, r, w, e, &zero, mask), why);
+            if (res < 0 && why == 2) {
+                /* Linux's select leaves the sets as they were when it says EINTR. */
+                if (r)
+                    *r = in_r;
+                if (w)
+                    *w = in_w;
+                if (e)
+                    *e = in_e;
+            }
             break;
         }
         if (res == 0 && (res = closed_meanwhile(pfds, n, r, w)) != 0)
@@ -274,7 +298,7 @@ static int green_epoll(int epfd, struct epoll_event *ev, int max, int64_t deadli
         if (r < 0)
             return r;
         if (r > 0)
-            return REAL(epoll_pwait)(epfd, ev, max, 0, mask);
+            return interrupted(REAL(epoll_pwait)(epfd, ev, max, 0, mask), r);
     }
 }
 
