@@ -3,13 +3,16 @@
  * patched in one process, must leave identical transcripts.
  *
  * The input is a little program.  The interpreter below decodes it into at most MAX_OPS
- * operations on a handful of descriptor slots (socketpairs, pipes, eventfds, epoll fds):
+ * operations on a handful of descriptor slots (socketpairs, pipes, eventfds, epoll fds, TCP
+ * sockets on 127.0.0.1 and AF_UNIX ones in the abstract namespace, listening or not):
  * read/write/readv/writev/recv/send/recvmsg/sendmsg with sizes from 0 to 1 MiB and
- * MSG_DONTWAIT/MSG_PEEK/MSG_WAITALL, shutdown, close, dup/dup2/dup3 onto the slots' numbers,
- * O_NONBLOCK by fcntl and FIONBIO, SO_RCVTIMEO/SO_SNDTIMEO, poll/select/epoll_wait, the
- * sleep family, an errorcheck mutex and a condition variable, and a helper pthread that
- * acts on a slot, the mutex or the cond after a delay.  Every result goes into a transcript:
- * return value, errno name, and for reads the count and a hash of the bytes.
+ * MSG_DONTWAIT/MSG_PEEK/MSG_WAITALL/MSG_TRUNC, connect/accept/accept4/listen, shutdown,
+ * close, dup/dup2/dup3 onto the slots' numbers, O_NONBLOCK by fcntl and FIONBIO, FIONREAD,
+ * SO_RCVTIMEO/SO_SNDTIMEO, poll/ppoll/select/epoll_ctl/epoll_wait, the sleep family, an
+ * errorcheck mutex, a condition variable and a semaphore, and a helper pthread that, after
+ * a delay, writes to, reads from, closes, shuts down or dup2s over a slot, or signals the
+ * cond or posts the semaphore.  Every result goes into a transcript: return value, errno
+ * name, and for reads the count and a hash of the bytes (GREEN_FUZZ_SHOW=1 prints them).
  *
  * One input runs twice: with green__patched (preload/init.c) at 0, where every hook passes
  * through to libc — the unpatched program — and with every family on, where the calling
@@ -34,8 +37,9 @@
  *  - a loaded machine can still stretch a margin (a thread not scheduled for 300 ms): an
  *    input whose transcripts differ is run again, and only a difference in all of CONFIRM
  *    tries counts;
- *  - the helper lives for exactly one operation of main and is joined right after it;
- *    its own calls never block (poll with timeout 0 first, MSG_DONTWAIT);
+ *  - the helper is joined right after the next operation of main (a second helper asked
+ *    for meanwhile is refused); its calls never block (poll with timeout 0 before a read or
+ *    write), except on the mutex, which main lets go before the join;
  *  - what depends on time is left out: select's remaining timeout, nanosleep's remainder.
  * Everything the run created is closed and destroyed at its end, so the next run starts
  * from the same descriptor numbers.
@@ -175,10 +179,13 @@ static void add_slot(struct run *r, int fd)
     own(r, fd, 1);
 }
 
-/* Arm (ms > 0) or disarm the watchdog aimed at this thread. */
+/* Arm (ms > 0) or disarm the watchdog aimed at this thread.  It fires again every
+ * WATCH_MS: on a loaded machine the first signal can come before the call has begun to
+ * wait, and would then leave it waiting for good. */
 static void watch(int ms)
 {
-    struct itimerspec it = {.it_value = {ms / 1000, (ms % 1000) * 1000000L}};
+    struct itimerspec it = {.it_value = {ms / 1000, (ms % 1000) * 1000000L},
+                            .it_interval = {0, ms ? WATCH_MS * 1000000L : 0}};
 
     timer_settime(watchdog, 0, &it, NULL);
 }
