@@ -22,6 +22,7 @@ FUZZ_CFLAGS    := -std=gnu11 $(WARN) -Wno-ignored-attributes -Wno-unknown-warnin
                   $(filter -DGREEN_CTX_UCONTEXT,$(ALL_CFLAGS)) -fsanitize=fuzzer-no-link
 FUZZ_RT_OBJ    := $(patsubst runtime/%,$(B)/fuzz/rt/%.o,$(RT_SRC))
 FUZZ_PL_OBJ    := $(patsubst preload/%,$(B)/fuzz/pl/%.o,$(PL_SRC))
+FUZZ_REGRESS   := $(filter-out %/README,$(wildcard fuzz/regress/*))
 # -rss_limit_mb=0: no libFuzzer thread sleeping through the hooks (see green_fuzz.c).
 # -max_len/-len_control: inputs up to MAX_OPS operations, reached in minutes, not hours.
 FUZZ_FLAGS     := -rss_limit_mb=0 -timeout=60 -max_len=160 -len_control=10 \
@@ -60,7 +61,7 @@ fuzz: $(B)/fuzz/green_fuzz fuzz-seeds | $(B)/fuzz/corpus
 	@tail -n 3 $(B)/fuzz/fuzz-*.log
 
 fuzz-test: $(B)/fuzz/green_fuzz fuzz-seeds
-	$(B)/fuzz/green_fuzz $(FUZZ_FLAGS) $(B)/fuzz/seeds/* $(wildcard fuzz/regress/*)
+	$(B)/fuzz/green_fuzz $(FUZZ_FLAGS) $(B)/fuzz/seeds/* $(FUZZ_REGRESS)
 	rm -rf $(B)/fuzz/test-corpus && mkdir -p $(B)/fuzz/test-corpus
 	$(B)/fuzz/green_fuzz $(FUZZ_FLAGS) -max_total_time=$(FUZZ_TEST_TIME) \
 	    $(B)/fuzz/test-corpus $(B)/fuzz/seeds
