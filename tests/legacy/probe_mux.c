@@ -339,6 +339,27 @@ SCENARIO(poll_closed_then_eintr)
     finish(l);
 }
 
+/* The kernel's poll holds the files it waits on: a close by another thread wakes nothing
+ * and frees nothing (the pipe keeps its reader, so its write end reports no POLLERR) until
+ * the wait ends otherwise; the closed number is then POLLNVAL (found by fuzz/green_fuzz.c). */
+SCENARIO(poll_close_holds_file)
+{
+    int p[2];
+    struct pollfd f[2];
+    struct later *l;
+    long long t0;
+
+    SETUP(pipe(p));
+    f[0] = (struct pollfd){p[0], POLLIN, 0};
+    f[1] = (struct pollfd){p[1], 0, 0};
+    l = after_close(50, p[0]);
+    t0 = now_ms();
+    CALL(poll(f, 2, 300));
+    waited(t0, 300);
+    revents(f, 2);
+    finish(l);
+}
+
 SCENARIO(poll_pollout_full)
 {
     int s[2];
