@@ -122,7 +122,7 @@ static int wait_children(pid_t pid)
     }
     n = watch_children(pid, &pfds, &cap);
     green__intr_begin(GREEN_INTR_RESTARTABLE);
-    w = green__hub_wait_pollfds(pfds, n, GREEN_NO_DEADLINE, "a child (wait family)");
+    w = green__hub_wait_pollfds(pfds, n, NULL, GREEN_NO_DEADLINE, "a child (wait family)");
     green__intr_end();
     for (size_t i = 0; i < n; i++)
         if (pfds[i].fd != fork_efd)

@@ -268,9 +268,11 @@ size_t green__hub_fd_move(int fd, int newfd)
             continue;
         }
         ev_io_set(&fw->io, newfd, fw->io.events & (EV_READ | EV_WRITE));
-        ev_io_start(h->loop, &fw->io);
+        if (fw->io.events & (EV_READ | EV_WRITE)) /* a poll wait's side fd has none */
+            ev_io_start(h->loop, &fw->io);
         *fw->follow = newfd;
-        fw->thread->wait.fd = newfd;
+        if (fw->thread->wait.fd == fd)
+            fw->thread->wait.fd = newfd;
         moved++;
     }
     return moved;
@@ -314,9 +316,11 @@ static void side_add(int *side, int fd, short events)
 
 /* Wait until any of the descriptors in pfds (poll(2)'s array: negative fds are skipped) may
  * be ready.  Returns > 0 when one is (the caller asks the kernel which), or the errors of
- * green__hub_wait_fd.  desc names the wait in reports. */
-int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadline,
-                            const char *desc)
+ * green__hub_wait_fd.  follow, if not NULL, holds a copy of each fd: the wait follows an
+ * fd's file to a new number as an I/O wait does (green__hub_fd_move), instead of ending
+ * with -EBADF when it is closed.  desc names the wait in reports. */
+int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int *follow,
+                            int64_t deadline, const char *desc)
 {
     struct green__hub *h = green__local()->hub;
     struct green_thread *t = green__current();
@@ -331,16 +335,20 @@ int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadlin
     for (i = 0; i < n; i++) {
         int ev = (pfds[i].events & (POLLIN | POLLRDNORM) ? EV_READ : 0) |
                  (pfds[i].events & (POLLOUT | POLLWRNORM) ? EV_WRITE : 0);
+        int exact = ev && !(pfds[i].events & ~LIBEV_EVENTS);
+
         fw[i].thread = NULL;
-        fw[i].follow = NULL;
-        if (pfds[i].fd >= 0 && (!ev || (pfds[i].events & ~LIBEV_EVENTS))) {
+        fw[i].follow = follow ? &follow[i] : NULL;
+        if (pfds[i].fd < 0 || fd_link(h, &fw[i], pfds[i].fd) < 0)
+            continue;
+        /* Linked even when watched through the side instance, so that its file is followed
+         * (or the wait ended) when the number is closed, as for the others. */
+        fw[i].thread = t;
+        ev_io_init(&fw[i].io, io_cb, pfds[i].fd, exact ? ev : 0);
+        if (!exact) {
             side_add(&side, pfds[i].fd, pfds[i].events);
             continue;
         }
-        if (pfds[i].fd < 0 || fd_link(h, &fw[i], pfds[i].fd) < 0)
-            continue;
-        fw[i].thread = t;
-        ev_io_init(&fw[i].io, io_cb, pfds[i].fd, ev);
         ev_io_start(h->loop, &fw[i].io);
         armed++;
     }
