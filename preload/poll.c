@@ -68,9 +68,9 @@ static void unfollow(struct follow *f, const struct pollfd *fds)
 /* Wait on the hub for fds; 0 to ask again, -1 with errno set when the wait failed, 1 at the
  * deadline, 2 when a signal handler ended it: the kernel, too, looks at the fds once more
  * before it says EINTR, and reports them instead if one is ready (one closed meanwhile,
- * which wakes nobody, is POLLNVAL then).  mask, if any, is the signal mask the program asked for during the wait
- * (ppoll, pselect, epoll_pwait): it is the OS thread's, so the other green threads run
- * under it meanwhile. */
+ * which wakes nobody, is POLLNVAL then).  mask, if any, is the signal mask the program
+ * asked for during the wait (ppoll, pselect, epoll_pwait): it is the OS thread's, so the
+ * other green threads run under it meanwhile.  f: see struct follow. */
 static int wait_pollfds(const struct pollfd *fds, nfds_t n, int64_t deadline,
                         const sigset_t *mask, const char *what, struct follow *f)
 {
