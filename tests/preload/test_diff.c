@@ -204,6 +204,7 @@
     X(fd, accept, accept4_flags, "nonblocking: yes cloexec: yes")                           \
     X(fd, accept, accept_efault, "EFAULT")                                                  \
     X(fd, accept, accept_shutdown_wakes, "EINVAL")                                          \
+    X(fd, accept, accept_closed_while_waiting, "EINTR")                                     \
     X(fd, accept, accept_unix, "accept(l, NULL, NULL) = fd")                                \
     /* connect */                                                                           \
     X(fd, connect, connect_ok, "EISCONN")                                                   \
