@@ -46,46 +46,93 @@ static int poll_now(struct pollfd *fds, nfds_t n, const sigset_t *mask)
     return mask ? REAL(ppoll)(fds, n, &zero, mask) : REAL(poll)(fds, n, 0);
 }
 
+/* The fds of a wait, copied: the wait follows one closed under it to the hidden number its
+ * file moved to (close's green__fd_park_waiters), as the kernel's poll holds the files it
+ * waits on, and the file stays open until the kernel has been asked once more: the caller
+ * calls unfollow right after that. */
+struct follow {
+    int small[64], *fd;
+    nfds_t n;
+};
+
+static void unfollow(struct follow *f, const struct pollfd *fds)
+{
+    for (nfds_t i = 0; i < f->n; i++)
+        if (f->fd[i] != fds[i].fd)
+            green__fd_unpark(f->fd[i]);
+    if (f->fd != f->small)
+        free(f->fd);
+    f->fd = f->small;
+    f->n = 0;
+}
+
 /* Wait on the hub for fds; 0 to ask again, -1 with errno set when the wait failed, 1 at the
- * deadline.  mask, if any, is the signal mask the program asked for during the wait
- * (ppoll, pselect, epoll_pwait): it is the OS thread's, so the other green threads run
- * under it meanwhile. */
+ * deadline, 2 when a signal handler ended it: the kernel, too, looks at the fds once more
+ * before it says EINTR, and reports them instead if one is ready (one closed meanwhile,
+ * which wakes nobody, is POLLNVAL then).  mask, if any, is the signal mask the program
+ * asked for during the wait (ppoll, pselect, epoll_pwait): it is the OS thread's, so the
+ * other green threads run under it meanwhile.  f: see struct follow. */
 static int wait_pollfds(const struct pollfd *fds, nfds_t n, int64_t deadline,
-                        const sigset_t *mask, const char *what)
+                        const sigset_t *mask, const char *what, struct follow *f)
 {
     sigset_t old;
     int w;
 
+    f->fd = n <= 64 ? f->small : malloc(n * sizeof *f->fd);
+    f->n = f->fd ? n : 0;
+    for (nfds_t i = 0; i < f->n; i++)
+        f->fd[i] = fds[i].fd;
     if (mask)
         sigprocmask(SIG_SETMASK, mask, &old);
     green__intr_begin(GREEN_INTR_ALWAYS);
-    w = green__hub_wait_pollfds(fds, n, deadline, what);
+    w = green__hub_wait_pollfds(fds, n, f->n ? f->fd : NULL, deadline, what);
     green__intr_end();
     if (mask)
         sigprocmask(SIG_SETMASK, &old, NULL);
-    /* A descriptor closed under the wait: the kernel's answer (POLLNVAL) is asked for. */
+    /* Closed under the wait with no file to follow (no memory for the copies): the
+     * kernel's answer (POLLNVAL) is asked for. */
     if (w >= 0 || w == -EBADF)
         return 0;
     if (w == -ETIMEDOUT)
         return 1;
+    if (w == -EINTR)
+        return 2;
     if (w == -ECANCELED)
         green__api_result(w);
     errno = -w;
     return -1;
 }
 
+/* The result of the last look after a wait that ended with why (wait_pollfds): the
+ * kernel's answer, or EINTR if a handler ended the wait and nothing is ready. */
+static int interrupted(int r, int why)
+{
+    if (r != 0 || why != 2)
+        return r;
+    errno = EINTR;
+    return -1;
+}
+
 static int green_ppoll(struct pollfd *fds, nfds_t n, int64_t deadline, const sigset_t *mask,
                        const char *what)
 {
+    struct follow f = {.n = 0};
+
     for (;;) {
         int r = poll_now(fds, n, mask);
+        unfollow(&f, fds);
         if (r != 0 || deadline <= green_now())
             return r;
-        r = wait_pollfds(fds, n, deadline, mask, what);
-        if (r < 0)
+        r = wait_pollfds(fds, n, deadline, mask, what, &f);
+        if (r < 0) {
+            unfollow(&f, fds);
             return r;
-        if (r > 0)
-            return poll_now(fds, n, mask);
+        }
+        if (r > 0) {
+            r = interrupted(poll_now(fds, n, mask), r);
+            unfollow(&f, fds);
+            return r;
+        }
     }
 }
 
@@ -187,6 +234,7 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
     fd_set small_sets[3];
     unsigned char *in = (unsigned char *)small_sets, *in_r, *in_w, *in_e;
     struct pollfd small[64], *pfds = small;
+    struct follow f = {.n = 0};
     nfds_t n = 0;
     int res;
 
@@ -219,6 +267,7 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
     }
     for (;;) {
         res = REAL(pselect)(nfds, r, w, e, &zero, mask);
+        unfollow(&f, pfds);
         if (res != 0 || deadline <= green_now())
             break;
         if (r)
@@ -227,16 +276,28 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
             memcpy(w, in_w, bytes);
         if (e)
             memcpy(e, in_e, bytes);
-        res = wait_pollfds(pfds, n, deadline, mask, what);
+        res = wait_pollfds(pfds, n, deadline, mask, what, &f);
         if (res < 0)
             break;
         if (res > 0) {
-            res = REAL(pselect)(nfds, r, w, e, &zero, mask);
+            int why = res;
+            if ((res = closed_meanwhile(pfds, n, r, w, bytes)) == 0)
+                res = interrupted(REAL(pselect)(nfds, r, w, e, &zero, mask), why);
+            if (res < 0 && why == 2) {
+                /* Linux's select leaves the sets as they were when it says EINTR. */
+                if (r)
+                    memcpy(r, in_r, bytes);
+                if (w)
+                    memcpy(w, in_w, bytes);
+                if (e)
+                    memcpy(e, in_e, bytes);
+            }
             break;
         }
         if (res == 0 && (res = closed_meanwhile(pfds, n, r, w, bytes)) != 0)
             break;
     }
+    unfollow(&f, pfds);
     if (pfds != small)
         free(pfds);
 out:
@@ -294,16 +355,25 @@ static int green_epoll(int epfd, struct epoll_event *ev, int max, int64_t deadli
                        const sigset_t *mask)
 {
     struct pollfd p = {.fd = epfd, .events = POLLIN};
+    struct follow f = {.n = 0};
 
     for (;;) {
         int r = REAL(epoll_pwait)(epfd, ev, max, 0, mask);
+        unfollow(&f, &p);
         if (r != 0 || deadline <= green_now())
             return r;
-        r = wait_pollfds(&p, 1, deadline, mask, "epoll_wait");
-        if (r < 0)
+        r = wait_pollfds(&p, 1, deadline, mask, "epoll_wait", &f);
+        if (r < 0) {
+            unfollow(&f, &p);
             return r;
-        if (r > 0)
-            return REAL(epoll_pwait)(epfd, ev, max, 0, mask);
+        }
+        if (r > 0) {
+            /* On the file the wait followed, if epfd was closed under it: the kernel's
+             * epoll_wait holds its epoll file too. */
+            r = interrupted(REAL(epoll_pwait)(f.n ? f.fd[0] : epfd, ev, max, 0, mask), r);
+            unfollow(&f, &p);
+            return r;
+        }
     }
 }
 

@@ -143,7 +143,7 @@ static int wait_children(pid_t pid)
     }
     n = watch_children(pid, &pfds, &cap);
     green__intr_begin(GREEN_INTR_RESTARTABLE);
-    w = green__hub_wait_pollfds(pfds, n,
+    w = green__hub_wait_pollfds(pfds, n, NULL,
                                 __atomic_load_n(&no_pidfds, __ATOMIC_RELAXED)
                                     ? green_now() + CHILD_POLL_NS : GREEN_NO_DEADLINE,
                                 "a child (wait family)");

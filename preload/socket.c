@@ -176,8 +176,19 @@ static ssize_t ok(int caller_errno, ssize_t r)
     return r;
 }
 
-/* A wait for fd inside a hook, mapping the hub's result to the kernel's errno.  Returns 0
- * when ready, or -1 with errno set (timeout gives timeout_errno). */
+/* The hub's result of a wait as the kernel's: 0 when ready, or -1 with errno set (timeout
+ * gives timeout_errno). */
+static int ready_result(int w, int timeout_errno)
+{
+    if (w >= 0)
+        return 0;
+    if (w == -ECANCELED)
+        green__api_result(w);
+    errno = w == -ETIMEDOUT ? timeout_errno : -w;
+    return -1;
+}
+
+/* A wait for fd inside a hook: 0 when ready, or -1 with errno set (ready_result). */
 static int wait_ready(int fd, int events, int64_t deadline, int timeout_errno)
 {
     int w;
@@ -186,13 +197,21 @@ static int wait_ready(int fd, int events, int64_t deadline, int timeout_errno)
                                                     : GREEN_INTR_RESTARTABLE);
     w = green__hub_wait_fd(fd, events, deadline);
     green__intr_end();
+    return ready_result(w, timeout_errno);
+}
 
-    if (w >= 0)
-        return 0;
-    if (w == -ECANCELED)
-        green__api_result(w);
-    errno = w == -ETIMEDOUT ? timeout_errno : -w;
-    return -1;
+/* The same for a call that goes on with its file when another thread closes the number
+ * under it, as the kernel's holds the file: *fdp follows the file to the hidden number it
+ * moves to (green__fd_park_waiters), which the caller gives back with green__fd_unpark. */
+static int wait_follow(int *fdp, int events, int64_t deadline, int timeout_errno)
+{
+    int w;
+
+    green__intr_begin(deadline != GREEN_NO_DEADLINE ? GREEN_INTR_ALWAYS
+                                                    : GREEN_INTR_RESTARTABLE);
+    w = green__hub_wait_io(fdp, events, deadline);
+    green__intr_end();
+    return ready_result(w, timeout_errno);
 }
 
 /* The program made the open file non-blocking: the plain call's EAGAIN stands. */
@@ -319,26 +338,34 @@ static int made_socket(int r, int *fds, int n);
         errno = e_;                                                                         \
     } while (0)
 
+/* accept follows its listener when another thread closes it (wait_follow): the kernel's
+ * accept goes on waiting on the socket it holds. */
 GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
     int64_t deadline = GREEN_NO_DEADLINE;
-    int r, nb = 0, caller_errno = errno;
+    int r, e, nb = 0, caller_errno = errno, cur = fd;
 
     if (green__bypass(GREEN_F_SOCKET))
         return REAL(accept4)(fd, addr, addrlen, flags);
     for (;;) {
-        WITH_NONBLOCK(fd, nb, r, REAL(accept4)(fd, addr, addrlen, flags));
+        WITH_NONBLOCK(cur, nb, r, REAL(accept4)(cur, addr, addrlen, flags));
         if (r >= 0) {
             made_socket(r, NULL, 1);
-            return ok(caller_errno, r);
+            r = (int)ok(caller_errno, r);
+            break;
         }
         if (nb || errno != EAGAIN)
-            return r;
+            break;
         if (deadline == GREEN_NO_DEADLINE)
-            deadline = timeout_deadline(fd, GREEN_READ);
-        if (wait_ready(fd, GREEN_READ, deadline, EAGAIN) < 0)
-            return -1;
+            deadline = timeout_deadline(cur, GREEN_READ);
+        if ((r = wait_follow(&cur, GREEN_READ, deadline, EAGAIN)) < 0)
+            break;
     }
+    e = errno;
+    if (cur != fd)
+        green__fd_unpark(cur);
+    errno = e;
+    return r;
 }
 
 GREEN_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)

@@ -50,6 +50,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -270,9 +271,11 @@ size_t green__hub_fd_move(int fd, int newfd)
             continue;
         }
         ev_io_set(&fw->io, newfd, fw->io.events & (EV_READ | EV_WRITE));
-        ev_io_start(h->loop, &fw->io);
+        if (fw->io.events & (EV_READ | EV_WRITE)) /* a poll wait's side fd has none */
+            ev_io_start(h->loop, &fw->io);
         *fw->follow = newfd;
-        fw->thread->wait.fd = newfd;
+        if (fw->thread->wait.fd == fd)
+            fw->thread->wait.fd = newfd;
         moved++;
     }
     return moved;
@@ -291,32 +294,71 @@ void green__hub_fd_closing(int fd)
     }
 }
 
-/* Wait until any of the descriptors in pfds (poll(2)'s array: negative fds and empty event
- * masks are skipped) may be ready.  Returns > 0 when one is (the caller asks the kernel
- * which), or the errors of green__hub_wait_fd.  desc names the wait in reports. */
-int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadline,
-                            const char *desc)
+/* Descriptors polled for what libev cannot watch: no event at all (poll(2) still reports
+ * POLLHUP and POLLERR), POLLPRI, POLLRDHUP, the band events.  Watched for reading or writing
+ * instead, they would end the wait for readiness the program did not ask for, and the
+ * caller, asking the kernel again, would find nothing and wait again at once: a busy loop.
+ * They go in an epoll instance of the wait's own (*side, made on first use) with their
+ * exact events (poll's and epoll's bits are the same numbers), which makes that instance
+ * readable exactly when poll would report them.  An fd epoll refuses (a regular file, for
+ * which poll reports nothing beyond POLLIN and POLLOUT) is left out. */
+#define LIBEV_EVENTS (POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM)
+#define EXACT_EVENTS (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | \
+                      EPOLLWRBAND | EPOLLRDHUP)
+static void side_add(int *side, int fd, short events)
+{
+    struct epoll_event ev = {.events = (uint32_t)(uint16_t)events & EXACT_EVENTS};
+
+    green__runtime_enter(); /* the runtime's own descriptor: the hooks pass through */
+    if (*side < 0)
+        *side = epoll_create1(EPOLL_CLOEXEC);
+    if (*side >= 0)
+        epoll_ctl(*side, EPOLL_CTL_ADD, fd, &ev);
+    green__runtime_leave();
+}
+
+/* Wait until any of the descriptors in pfds (poll(2)'s array: negative fds are skipped) may
+ * be ready.  Returns > 0 when one is (the caller asks the kernel which), or the errors of
+ * green__hub_wait_fd.  follow, if not NULL, holds a copy of each fd: the wait follows an
+ * fd's file to a new number as an I/O wait does (green__hub_fd_move), instead of ending
+ * with -EBADF when it is closed.  desc names the wait in reports. */
+int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int *follow,
+                            int64_t deadline, const char *desc)
 {
     struct green__hub *h = green__local()->hub;
     struct green_thread *t = green__current();
     struct fd_wait small[16], *fw = n <= 16 ? small : malloc(n * sizeof *fw);
+    struct fd_wait side_wait = {.fd = -1};
     struct timer_wait tw;
     size_t i, armed = 0;
-    int r;
+    int r, side = -1;
 
     if (!fw)
         return -ENOMEM;
     for (i = 0; i < n; i++) {
-        int ev = (pfds[i].events & (POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND | POLLRDHUP)
-                      ? EV_READ : 0) |
-                 (pfds[i].events & (POLLOUT | POLLWRNORM | POLLWRBAND) ? EV_WRITE : 0);
+        int ev = (pfds[i].events & (POLLIN | POLLRDNORM) ? EV_READ : 0) |
+                 (pfds[i].events & (POLLOUT | POLLWRNORM) ? EV_WRITE : 0);
+        int exact = ev && !(pfds[i].events & ~LIBEV_EVENTS);
+
         fw[i].thread = NULL;
-        fw[i].follow = NULL;
-        if (pfds[i].fd < 0 || !ev || fd_link(h, &fw[i], pfds[i].fd) < 0)
+        fw[i].follow = follow ? &follow[i] : NULL;
+        if (pfds[i].fd < 0 || fd_link(h, &fw[i], pfds[i].fd) < 0)
             continue;
+        /* Linked even when watched through the side instance, so that its file is followed
+         * (or the wait ended) when the number is closed, as for the others. */
         fw[i].thread = t;
-        ev_io_init(&fw[i].io, io_cb, pfds[i].fd, ev);
+        ev_io_init(&fw[i].io, io_cb, pfds[i].fd, exact ? ev : 0);
+        if (!exact) {
+            side_add(&side, pfds[i].fd, pfds[i].events);
+            continue;
+        }
         ev_io_start(h->loop, &fw[i].io);
+        armed++;
+    }
+    if (side >= 0) {
+        side_wait.thread = t;
+        ev_io_init(&side_wait.io, io_cb, side, EV_READ);
+        ev_io_start(h->loop, &side_wait.io);
         armed++;
     }
     if (deadline != GREEN_NO_DEADLINE)
@@ -335,6 +377,12 @@ int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadlin
             continue;
         ev_io_stop(h->loop, &fw[i].io);
         fd_unlink(h, &fw[i]);
+    }
+    if (side >= 0) {
+        ev_io_stop(h->loop, &side_wait.io);
+        green__runtime_enter();
+        close(side);
+        green__runtime_leave();
     }
     if (fw != small)
         free(fw);

@@ -486,10 +486,11 @@ int green__hub_wait_io(int *fdp, int events, int64_t deadline);
 size_t green__hub_fd_move(int fd, int newfd);
 /* Is a following (I/O) wait on fd? */
 int green__hub_fd_followed(int fd);
-/* Wait for any of poll(2)'s descriptors; > 0 when one may be ready (ask the kernel which). */
+/* Wait for any of poll(2)'s descriptors; > 0 when one may be ready (ask the kernel which).
+ * follow (or NULL): copies of the fds, which the wait follows when closed (hub.c). */
 struct pollfd;
-int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int64_t deadline,
-                            const char *desc);
+int green__hub_wait_pollfds(const struct pollfd *pfds, size_t n, int *follow,
+                            int64_t deadline, const char *desc);
 /* Park until deadline (nothing else wakes it but kill or a green__sched_ready). */
 int green__hub_park_until(int64_t deadline);
 int green__hub_wait_child(pid_t pid, int64_t deadline);

@@ -29,6 +29,8 @@ man-db:/usr/bin/man
 groff-base:/usr/bin/groff
 gdb:/usr/bin/gdb
 valgrind:/usr/include/valgrind/valgrind.h
+clang-14:/usr/bin/clang-14
+libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/include/fuzzer/FuzzedDataProvider.h
 "
 missing=""
 for entry in $need; do

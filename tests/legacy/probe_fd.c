@@ -192,6 +192,19 @@ SCENARIO(accept_shutdown_wakes)
     finish(t);
 }
 
+/* Another thread closes the listener under accept: the kernel's accept holds the socket
+ * and goes on waiting, here until a signal ends it (found by fuzz/green_fuzz.c). */
+SCENARIO(accept_closed_while_waiting)
+{
+    struct sockaddr_in a;
+    int l = tcp_listener(4, &a);
+    struct later *t = after_close(50, l);
+
+    interrupt_in(200);
+    CALL(accept(l, NULL, NULL));
+    finish(t);
+}
+
 /* --------------------------------------------------------------- connect */
 
 SCENARIO(connect_ok)

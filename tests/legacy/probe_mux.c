@@ -270,6 +270,96 @@ SCENARIO(poll_pipe_err)
     revents(&f, 1);
 }
 
+/* An fd polled for no event still reports POLLHUP and POLLERR: the wait ends when the peer
+ * hangs up (found by fuzz/green_fuzz.c). */
+SCENARIO(poll_no_events_hup)
+{
+    int s[2];
+    struct pollfd p;
+    struct later *l;
+    long long t0;
+
+    pair(s);
+    p = (struct pollfd){s[0], 0, 0};
+    l = after_close(50, s[1]);
+    t0 = now_ms();
+    CALL(poll(&p, 1, 1000));
+    prompt(t0, 500);
+    revents(&p, 1);
+    finish(l);
+}
+
+static long cpu_ms(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
+/* POLLPRI, or POLLRDHUP, alone on a socket with ordinary data queued: nothing to report, so
+ * the wait lasts its whole timeout, idle (found by fuzz/green_fuzz.c: the shim woke for the
+ * data and asked the kernel again, round and round). */
+SCENARIO(poll_pri_rdhup_idle)
+{
+    int s[2], t[2];
+    struct pollfd p[2];
+    long long t0;
+    long cpu;
+
+    pair(s);
+    pair(t);
+    CALL(write(s[1], "x", 1));
+    CALL(write(t[1], "y", 1));
+    p[0] = (struct pollfd){s[0], POLLPRI, 0};
+    p[1] = (struct pollfd){t[0], POLLRDHUP, 0};
+    cpu = cpu_ms();
+    t0 = now_ms();
+    CALL(poll(p, 2, 300));
+    waited(t0, 300);
+    say("cpu under 150ms: %s", cpu_ms() - cpu < 150 ? "yes" : "no");
+}
+
+/* A signal ends poll's wait, and the kernel looks at the fds once more before it says
+ * EINTR: one closed meanwhile (which wakes nobody) is reported, POLLNVAL (found by
+ * fuzz/green_fuzz.c). */
+SCENARIO(poll_closed_then_eintr)
+{
+    int p[2];
+    struct pollfd f;
+    struct later *l;
+
+    SETUP(pipe(p));
+    f = (struct pollfd){p[0], POLLPRI, 0};
+    l = after_close(50, p[0]);
+    interrupt_in(150);
+    CALL(poll(&f, 1, 1000));
+    revents(&f, 1);
+    finish(l);
+}
+
+/* The kernel's poll holds the files it waits on: a close by another thread wakes nothing
+ * and frees nothing (the pipe keeps its reader, so its write end reports no POLLERR) until
+ * the wait ends otherwise; the closed number is then POLLNVAL (found by fuzz/green_fuzz.c). */
+SCENARIO(poll_close_holds_file)
+{
+    int p[2];
+    struct pollfd f[2];
+    struct later *l;
+    long long t0;
+
+    SETUP(pipe(p));
+    f[0] = (struct pollfd){p[0], POLLIN, 0};
+    f[1] = (struct pollfd){p[1], 0, 0};
+    l = after_close(50, p[0]);
+    t0 = now_ms();
+    CALL(poll(f, 2, 300));
+    waited(t0, 300);
+    revents(f, 2);
+    finish(l);
+}
+
 SCENARIO(poll_pollout_full)
 {
     int s[2];

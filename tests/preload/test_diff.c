@@ -204,6 +204,7 @@
     X(fd, accept, accept4_flags, "nonblocking: yes cloexec: yes")                           \
     X(fd, accept, accept_efault, "EFAULT")                                                  \
     X(fd, accept, accept_shutdown_wakes, "EINVAL")                                          \
+    X(fd, accept, accept_closed_while_waiting, "EINTR")                                     \
     X(fd, accept, accept_unix, "accept(l, NULL, NULL) = fd")                                \
     /* connect */                                                                           \
     X(fd, connect, connect_ok, "EISCONN")                                                   \
@@ -260,6 +261,10 @@
     X(mux, poll, poll_revents, "revents[0] 0x5")                                            \
     X(mux, poll, poll_hup_nval, "revents[2] 0x20")                                          \
     X(mux, poll, poll_pipe_err, "revents[0] 0xc")                                           \
+    X(mux, poll, poll_no_events_hup, "revents[0] 0x10")                                     \
+    X(mux, poll, poll_pri_rdhup_idle, "cpu under 150ms: yes")                               \
+    X(mux, poll, poll_closed_then_eintr, "revents[0] 0x20")                                 \
+    X(mux, poll, poll_close_holds_file, "revents[1] 0")                                     \
     X(mux, poll, poll_pollout_full, "waited >=40ms: yes")                                   \
     X(mux, poll, poll_no_fds, "waited >=80ms: yes")                                         \
     X(mux, poll, poll_errors, "EFAULT")                                                     \
