@@ -147,19 +147,22 @@ static void load(void)
 
     v = getenv("GREEN_STATS");
     if (v && strcmp(v, "0") && strcmp(v, "1"))
-        green__bad_setting("GREEN_STATS", v, "give 1 for a report at exit, or 0 (the default) for none");
+        green__bad_setting("GREEN_STATS", v,
+                           "give 1 for a report at exit, or 0 (the default) for none");
     config.stats = v && !strcmp(v, "1");
 
     v = getenv("GREEN_DUMP_SIGNAL");
     if (v && strcmp(v, "0") && (config.dump_signal = parse_signal(v)) < 0)
-        green__bad_setting("GREEN_DUMP_SIGNAL", v, "give a signal by name or number, such as USR2, SIGUSR1, "
-            "QUIT or 12 (not one that reports a fault: SEGV, BUS, ILL, FPE, TRAP, ABRT, "
-            "SYS; nor PIPE, CHLD, KILL, STOP); unset it or give 0 for no dumps");
+        green__bad_setting("GREEN_DUMP_SIGNAL", v,
+                           "give a signal by name or number, such as USR2, SIGUSR1, QUIT or 12 "
+                           "(not one that reports a fault: SEGV, BUS, ILL, FPE, TRAP, ABRT, "
+                           "SYS; nor PIPE, CHLD, KILL, STOP); unset it or give 0 for no dumps");
 
     v = getenv("GREEN_BLOCK_WARN_MS");
     if (v && parse_uint(v, 0, 3600000, &n) < 0)
-        green__bad_setting("GREEN_BLOCK_WARN_MS", v, "give a number of milliseconds from 1 to 3600000 "
-            "(e.g. GREEN_BLOCK_WARN_MS=100); unset it or give 0 for no watchdog");
+        green__bad_setting("GREEN_BLOCK_WARN_MS", v,
+                           "give a number of milliseconds from 1 to 3600000 (e.g. "
+                           "GREEN_BLOCK_WARN_MS=100); unset it or give 0 for no watchdog");
     config.block_warn_ms = v ? (unsigned)n : 0;
 }
 

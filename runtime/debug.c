@@ -110,7 +110,8 @@ static void describe_wait(const struct green_thread *t, char *buf, size_t len)
         n = snprintf(buf, len, "%s %p", green__wait_name(w->kind), w->obj);
         break;
     }
-    if (n >= 0 && (size_t)n < len && w->deadline != GREEN_NO_DEADLINE && w->kind != GREEN_WAIT_NONE) {
+    if (n >= 0 && (size_t)n < len && w->deadline != GREEN_NO_DEADLINE &&
+        w->kind != GREEN_WAIT_NONE) {
         int64_t left = w->deadline - green_now();
         if (left >= 0)
             snprintf(buf + n, len - n, ", deadline in %.3f s", left / 1e9);
@@ -220,8 +221,9 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
             suggest = now * 2;
         char who[48];
         green__say("stack overflow in green thread %s: it used up its %zu KiB stack (fault at "
-                   "%p, in the guard page below it)", green__label(who, sizeof who, t->seq, t->name),
-                   t->stack.size >> 10, (void *)addr);
+                   "%p, in the guard page below it)",
+                   green__label(who, sizeof who, t->seq, t->name), t->stack.size >> 10,
+                   (void *)addr);
         green__say("raise the stack size: GREEN_STACK_SIZE (now %zuk, e.g. "
                    "GREEN_STACK_SIZE=%zuk), green_attr_t.stack_size or "
                    "pthread_attr_setstacksize", now, suggest);
