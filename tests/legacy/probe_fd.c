@@ -314,6 +314,20 @@ SCENARIO(connect_sndtimeo)
     CALL(connect(c, (struct sockaddr *)&a, sizeof a));
 }
 
+/* Another thread closes the socket under a connect in progress: the kernel's connect holds
+ * the socket and goes on waiting, here until a signal ends it. */
+SCENARIO(connect_closed_while_waiting)
+{
+    struct sockaddr_in a;
+    int l = full_listener(&a), c = SETUP(socket(AF_INET, SOCK_STREAM, 0));
+    struct later *t = after_close(50, c);
+
+    (void)l;
+    interrupt_in(300);
+    CALL(connect(c, (struct sockaddr *)&a, sizeof a));
+    finish(t);
+}
+
 SCENARIO(connect_eintr)
 {
     struct sockaddr_in a;
