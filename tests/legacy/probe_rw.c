@@ -1801,3 +1801,46 @@ SCENARIO(fgets_closed_while_waiting)
     bytes("fgets got", held_line, blocked_result(&b, "strlen(fgets(line, 16, fp))"));
     say("eof: %d error: %d", feof(held_fp) != 0, ferror(held_fp) != 0);
 }
+
+static long held_fflush(void)
+{
+    return fflush(held_fp);
+}
+
+static long held_fwrite(void)
+{
+    return (long)fwrite("abc", 1, 3, held_fp);
+}
+
+/* A flush (or an unbuffered stream's write) waiting for room in a full socket. */
+static void stdio_write_closed(int unbuffered)
+{
+    struct blocked b;
+    int s[2];
+
+    pair(s);
+    fill(s[1]);
+    held_fp = fdopen(s[1], "w");
+    if (!held_fp)
+        setup_failed("fdopen");
+    if (unbuffered)
+        setvbuf(held_fp, NULL, _IONBF, 0);
+    else if (fputs("x", held_fp) < 0)
+        setup_failed("fputs");
+    block_in(&b, unbuffered ? held_fwrite : held_fflush);
+    CALL(close(s[1]));
+    usleep(100000);
+    drain(s[0]);
+    blocked_result(&b, unbuffered ? "fwrite(\"abc\", 1, 3, fp)" : "fflush(fp)");
+    say("error: %d", ferror(held_fp) != 0);
+}
+
+SCENARIO(fflush_closed_while_waiting)
+{
+    stdio_write_closed(0);
+}
+
+SCENARIO(fwrite_closed_while_waiting)
+{
+    stdio_write_closed(1);
+}

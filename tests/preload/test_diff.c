@@ -199,6 +199,8 @@
     X(rw, splice, splice_out_closed_while_waiting, "got: \"spliced\"")                      \
     X(rw, splice, splice_out_dup2_while_waiting, "got: \"spliced\"")                        \
     X(rw, stdio, fgets_closed_while_waiting, "fgets got: \"line\\x0a\"")                    \
+    X(rw, stdio, fflush_closed_while_waiting, "fflush(fp) = 0")                             \
+    X(rw, stdio, fwrite_closed_while_waiting, "fp) = 3")                                    \
     /* accept */                                                                            \
     X(fd, accept, accept_badfd, "EBADF")                                                    \
     X(fd, accept, accept_notsock, "ENOTSOCK")                                               \
