@@ -377,6 +377,7 @@
     X(thread, signal, signal_during_mutex_timedlock, "ETIMEDOUT +ALRM")                     \
     X(thread, signal, signal_during_cond_timedwait, "ETIMEDOUT +ALRM")                      \
     X(thread, signal, signal_during_join, "= 0 +ALRM")                                    \
+    X(thread, signal, sigtimedwait_keeps_numbers, "lowest free: yes")                       \
     /* bad arguments, every family (probe_bad) */                                           \
     X(bad, bad_io, bad_fd_io, "pwrite(fd, \"x\", 1, 0) = -1 EBADF")                         \
     X(bad, bad_io, bad_fd_wrong_kind, "read(dir, buf, 4) = -1 EISDIR")                      \
