@@ -9,10 +9,11 @@
  * back before anything else can run (never across a switch): another green thread, or a
  * child process sharing the socket, never sees the program's mode changed.
  *
- * Descriptor bookkeeping: close (and dup2/dup3 over an open number) first wakes every
- * green thread waiting on the number with EBADF and stops its watcher, then forgets what
- * the fd table knew, then closes: the number can be reused at once.  shutdown needs no
- * hook: a waiter on the socket is woken by the readiness it causes.
+ * Descriptor bookkeeping: close (and dup2/dup3 over an open number) first moves the open
+ * file of every call blocked on the number to a hidden number, where the call goes on as
+ * the kernel's holds its file (wait_follow), and wakes the other waiters with EBADF; then
+ * it forgets what the fd table knew, then closes: the number can be reused at once.
+ * shutdown needs no hook: a waiter on the socket is woken by the readiness it causes.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
