@@ -409,6 +409,32 @@ SCENARIO(connect_unix_full_eintr)
     CALL(connect(c, (struct sockaddr *)&a, len));
 }
 
+/* Another thread closes the socket under a connect waiting for room in a Unix listener's
+ * backlog, then makes room: the kernel's connect holds the socket and completes. */
+static int unix_full_listener;
+
+static void close_then_accept(void *p)
+{
+    close((int)(intptr_t)p);
+    usleep(100000);
+    if (accept(unix_full_listener, NULL, NULL) < 0)
+        _exit(4);
+}
+
+SCENARIO(connect_unix_full_closed_while_waiting)
+{
+    struct sockaddr_un a;
+    socklen_t len;
+    int c;
+    struct later *t;
+
+    unix_full_listener = unix_full(&a, &len);
+    c = SETUP(socket(AF_UNIX, SOCK_STREAM, 0));
+    t = after(100, close_then_accept, (void *)(intptr_t)c);
+    CALL(connect(c, (struct sockaddr *)&a, len));
+    finish(t);
+}
+
 SCENARIO(connect_unix_errors)
 {
     struct sockaddr_un a, path = {AF_UNIX, "/nonexistent/probe.sock"};

@@ -229,6 +229,7 @@
     X(fd, connect, connect_nonblock_backlog, "EINPROGRESS")                                 \
     X(fd, connect, connect_unix_full, "EAGAIN")                                             \
     X(fd, connect, connect_unix_full_eintr, "EINTR")                                        \
+    X(fd, connect, connect_unix_full_closed_while_waiting, "len) = 0")                      \
     X(fd, connect, connect_unix_errors, "ECONNREFUSED")                                     \
     X(fd, connect, connect_udp, "got: \"udp\"")                                             \
     /* close */                                                                             \
