@@ -380,10 +380,12 @@ GREEN_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
  * without blocking (the socket stays "connecting" until then: a later connect would
  * return 0 instead of EISCONN) and reports its error.  A Unix socket whose listener's
  * backlog is full says EAGAIN and offers nothing to wait on: the blocking call sleeps in
- * the kernel until there is room, so the hook tries again after growing pauses. */
+ * the kernel until there is room, so the hook tries again after growing pauses.  The
+ * waits and the pauses follow the socket when another thread closes the number
+ * (wait_follow), as the kernel's connect holds it. */
 GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    int r, nb = 0, caller_errno = errno, cur = fd;
+    int r, w, nb = 0, caller_errno = errno, cur = fd;
     int64_t deadline = GREEN_NO_DEADLINE, pause = 1000000;
 
     if (green__bypass(GREEN_F_SOCKET))
@@ -393,46 +395,39 @@ GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
         return ok(caller_errno, 0);
     if (nb)
         return r;
-    while (errno == EAGAIN) {
+    while (r < 0 && errno == EAGAIN) {
         if (deadline == GREEN_NO_DEADLINE)
-            deadline = timeout_deadline(fd, GREEN_WRITE);
+            deadline = timeout_deadline(cur, GREEN_WRITE);
         if (deadline <= green_now()) {
             errno = EAGAIN;
-            return -1;
+            break;
         }
         green__intr_begin(GREEN_INTR_RESTARTABLE);
-        int w = green__hub_park_until(green_now() + pause < deadline ? green_now() + pause
-                                                                     : deadline);
+        w = green__hub_wait_io(&cur, NULL, 0,
+                               green_now() + pause < deadline ? green_now() + pause : deadline);
         green__intr_end();
-        if (w == -EINTR || w == -ECANCELED || w == -EDEADLK) {
+        if (w < 0 && w != -ETIMEDOUT) {
             green__api_result(w);
             errno = -w;
-            return -1;
+            break;
         }
         if (pause < 64000000)
             pause *= 2;
-        WITH_NONBLOCK(fd, nb, r, REAL(connect)(fd, addr, len));
-        if (r == 0)
-            return ok(caller_errno, 0);
+        WITH_NONBLOCK(cur, nb, r, REAL(connect)(cur, addr, len));
     }
-    if (errno != EINPROGRESS)
-        return r;
-    for (;;) {
-        /* SO_SNDTIMEO expiry leaves it in progress, as the kernel reports.  The wait
-         * follows the socket when another thread closes the number (wait_follow). */
-        if ((r = wait_follow(&cur, NULL, GREEN_WRITE, timeout_deadline(cur, GREEN_WRITE),
-                             EINPROGRESS)) < 0)
+    while (r < 0 && errno == EINPROGRESS) {
+        /* SO_SNDTIMEO expiry leaves it in progress, as the kernel reports. */
+        if (wait_follow(&cur, NULL, GREEN_WRITE, timeout_deadline(cur, GREEN_WRITE),
+                        EINPROGRESS) < 0)
             break;
         WITH_NONBLOCK(cur, nb, r, REAL(connect)(cur, addr, len));
-        if (r == 0 || errno == EISCONN) {
-            r = (int)ok(caller_errno, 0);
-            break;
-        }
-        if (errno != EALREADY && errno != EINPROGRESS)
-            break;
+        if (r < 0 && errno == EISCONN)
+            r = 0;
+        else if (r < 0 && errno == EALREADY)
+            errno = EINPROGRESS; /* still connecting: wait again */
     }
     give_back(fd, cur);
-    return r;
+    return r == 0 ? (int)ok(caller_errno, 0) : -1;
 }
 
 GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)

@@ -198,7 +198,8 @@ static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait d
 
     if (fd < 0)
         return -EBADF;
-    if (!(events & (GREEN_READ | GREEN_WRITE)))
+    /* No events: a pause until the deadline that holds a followed fd (green__hub_wait_io). */
+    if (!(events & (GREEN_READ | GREEN_WRITE)) && (!follow || deadline == GREEN_NO_DEADLINE))
         return -EINVAL;
     /* libev asserts (and the process aborts) when epoll_ctl finds the fd invalid, so an
      * fd that is not open is refused here, with the raw call a hook would not see. */
@@ -210,7 +211,8 @@ static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait d
     fw.follow = follow;
     ev_io_init(&fw.io, io_cb, fd,
                (events & GREEN_READ ? EV_READ : 0) | (events & GREEN_WRITE ? EV_WRITE : 0));
-    ev_io_start(h->loop, &fw.io);
+    if (events & (GREEN_READ | GREEN_WRITE))
+        ev_io_start(h->loop, &fw.io);
     if (held && *held >= 0) {
         if (fd_link(h, &hw, *held) < 0) {
             ev_io_stop(h->loop, &fw.io);
@@ -246,8 +248,9 @@ int green__hub_wait_fd(int fd, int events, int64_t deadline)
 int green__hub_wait_io(int *fdp, int *held, int events, int64_t deadline)
 {
     return wait_fd_as(*fdp, events, deadline,
-                      (struct green__wait){.kind = GREEN_WAIT_FD, .killable = 1, .fd = *fdp,
-                                           .events = events, .deadline = deadline},
+                      (struct green__wait){.kind = events ? GREEN_WAIT_FD : GREEN_WAIT_SLEEP,
+                                           .killable = 1, .fd = *fdp, .events = events,
+                                           .deadline = deadline},
                       fdp, held);
 }
 
