@@ -94,6 +94,9 @@ int green__fd_top(int span);
  * programs, and their tests, expect the lowest free one.  Returns the new number, or fd
  * if there is no room. */
 int green__fd_high(int fd, int span);
+/* The span for descriptors the shim opens for one call or one child (pidfds, sigtimedwait's
+ * signalfd): above the hub's (16, socket.c) and the hidden ones (64, fd.c). */
+#define GREEN_FD_CALL_SPAN (16 + 64 + 256)
 
 /* The facts of fd now, into *f; -1 with errno set (EBADF) if fd is not open. */
 int green__fd_get(int fd, struct green__fd *f);

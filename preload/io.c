@@ -151,7 +151,7 @@ ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
              * with SA_RESTART). */
             green__intr_begin(timeo > 0 || done > 0 ? GREEN_INTR_ALWAYS
                                                     : GREEN_INTR_RESTARTABLE);
-            int w = green__hub_wait_io(&op->fd, op->events, deadline);
+            int w = green__hub_wait_io(&op->fd, NULL, op->events, deadline);
             green__intr_end();
             if (w < 0) {
                 if (w == -ECANCELED)

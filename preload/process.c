@@ -61,11 +61,8 @@ static int matches(pid_t pid, pid_t c)
 }
 
 /* The shim's descriptors here (pidfds, the announcement eventfd) go to the top of the
- * range, above the hub's (socket.c) and the hidden ones (fd.c): at the lowest free number
- * they would shift the numbers the program's next calls get, and the eventfd would hold
- * one for good. */
-#define HIGH_SPAN (16 + 64 + 256)
-
+ * range (GREEN_FD_CALL_SPAN): at the lowest free number they would shift the numbers the
+ * program's next calls get, and the eventfd would hold one for good. */
 /* A pidfd for child c, or -1. */
 static int pidfd(pid_t c)
 {
@@ -73,7 +70,7 @@ static int pidfd(pid_t c)
 
     if (fd < 0 && errno == ENOSYS)
         __atomic_store_n(&no_pidfds, 1, __ATOMIC_RELAXED);
-    return green__fd_high(fd, HIGH_SPAN);
+    return green__fd_high(fd, GREEN_FD_CALL_SPAN);
 }
 
 /* pidfds of the children pid may name, plus the announcement eventfd; returns the count
@@ -123,7 +120,7 @@ static size_t watch_children(pid_t pid, struct pollfd **pfds, size_t *cap)
         closedir(tasks);
     }
     if (fork_efd < 0)
-        fork_efd = green__fd_high(REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK), HIGH_SPAN);
+        fork_efd = green__fd_high(REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK), GREEN_FD_CALL_SPAN);
     if (fork_efd >= 0)
         (*pfds)[n++] = (struct pollfd){.fd = fork_efd, .events = POLLIN};
     return n;

@@ -215,8 +215,10 @@ GREEN_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct
         return REAL(sigtimedwait)(set, info, ts);
     if (ts)
         deadline = green__deadline_after(t.tv_sec, t.tv_nsec);
-    /* Signals already pending come first, as from the kernel's own call. */
-    fd = REAL(signalfd)(-1, &s, SFD_NONBLOCK | SFD_CLOEXEC);
+    /* Signals already pending come first, as from the kernel's own call.  The kernel's
+     * call holds no descriptor: the signalfd goes high, out of the numbers the program's
+     * other threads get and close meanwhile. */
+    fd = green__fd_high(REAL(signalfd)(-1, &s, SFD_NONBLOCK | SFD_CLOEXEC), GREEN_FD_CALL_SPAN);
     if (fd < 0)
         return REAL(sigtimedwait)(set, info, ts);
     for (;;) {

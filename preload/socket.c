@@ -9,10 +9,11 @@
  * back before anything else can run (never across a switch): another green thread, or a
  * child process sharing the socket, never sees the program's mode changed.
  *
- * Descriptor bookkeeping: close (and dup2/dup3 over an open number) first wakes every
- * green thread waiting on the number with EBADF and stops its watcher, then forgets what
- * the fd table knew, then closes: the number can be reused at once.  shutdown needs no
- * hook: a waiter on the socket is woken by the readiness it causes.
+ * Descriptor bookkeeping: close (and dup2/dup3 over an open number) first moves the open
+ * file of every call blocked on the number to a hidden number, where the call goes on as
+ * the kernel's holds its file (wait_follow), and wakes the other waiters with EBADF; then
+ * it forgets what the fd table knew, then closes: the number can be reused at once.
+ * shutdown needs no hook: a waiter on the socket is woken by the readiness it causes.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -188,30 +189,31 @@ static int ready_result(int w, int timeout_errno)
     return -1;
 }
 
-/* A wait for fd inside a hook: 0 when ready, or -1 with errno set (ready_result). */
-static int wait_ready(int fd, int events, int64_t deadline, int timeout_errno)
+/* A wait for *fdp inside a hook: 0 when ready, or -1 with errno set (ready_result).  The
+ * call goes on with its files when another thread closes a number under it, as the
+ * kernel's holds them: *fdp, and *held (or NULL: another file the call uses, not waited
+ * on), follow their files to the hidden numbers they move to (green__fd_park_waiters),
+ * which the caller gives back at the end (give_back). */
+static int wait_follow(int *fdp, int *held, int events, int64_t deadline, int timeout_errno)
 {
     int w;
 
     green__intr_begin(deadline != GREEN_NO_DEADLINE ? GREEN_INTR_ALWAYS
                                                     : GREEN_INTR_RESTARTABLE);
-    w = green__hub_wait_fd(fd, events, deadline);
+    w = green__hub_wait_io(fdp, held, events, deadline);
     green__intr_end();
     return ready_result(w, timeout_errno);
 }
 
-/* The same for a call that goes on with its file when another thread closes the number
- * under it, as the kernel's holds the file: *fdp follows the file to the hidden number it
- * moves to (green__fd_park_waiters), which the caller gives back with green__fd_unpark. */
-static int wait_follow(int *fdp, int events, int64_t deadline, int timeout_errno)
+/* The end of a call whose file moved from fd to cur (wait_follow): cur goes back; errno
+ * stays the call's. */
+static void give_back(int fd, int cur)
 {
-    int w;
+    int e = errno;
 
-    green__intr_begin(deadline != GREEN_NO_DEADLINE ? GREEN_INTR_ALWAYS
-                                                    : GREEN_INTR_RESTARTABLE);
-    w = green__hub_wait_io(fdp, events, deadline);
-    green__intr_end();
-    return ready_result(w, timeout_errno);
+    if (cur != fd)
+        green__fd_unpark(cur);
+    errno = e;
 }
 
 /* The program made the open file non-blocking: the plain call's EAGAIN stands. */
@@ -256,7 +258,7 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
     int64_t deadline = GREEN_NO_DEADLINE;
     struct timespec t;
     unsigned done = 0;
-    int r, caller_errno = errno;
+    int r, cur = fd, caller_errno = errno;
 
     /* vlen 0 asks for nothing: the kernel answers 0 at once. */
     if (green__bypass(GREEN_F_SOCKET) || (flags & (MSG_DONTWAIT | MSG_ERRQUEUE)) || !vlen)
@@ -268,49 +270,52 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
         deadline = green__deadline_after(t.tv_sec, t.tv_nsec);
     }
     for (;;) {
-        r = REAL(recvmmsg)(fd, vec + done, vlen - done, flags | MSG_DONTWAIT, NULL);
+        r = REAL(recvmmsg)(cur, vec + done, vlen - done, flags | MSG_DONTWAIT, NULL);
         if (r > 0) {
             done += (unsigned)r;
-            if (done == vlen || (flags & MSG_WAITFORONE) || (timeout && green_now() >= deadline))
-                return ok(caller_errno, done);
-        } else if (r < 0 && (errno != EAGAIN || user_nonblock(fd))) {
-            return done ? ok(caller_errno, done) : r;
+            if (done == vlen || (flags & MSG_WAITFORONE) ||
+                (timeout && green_now() >= deadline))
+                break;
+        } else if (r < 0 && (errno != EAGAIN || user_nonblock(cur))) {
+            break;
         }
-        if (wait_ready(fd, GREEN_READ, timeout_deadline(fd, GREEN_READ), EAGAIN) < 0)
-            return done ? ok(caller_errno, done) : -1;
+        if ((r = wait_follow(&cur, NULL, GREEN_READ, timeout_deadline(cur, GREEN_READ),
+                             EAGAIN)) < 0)
+            break;
     }
+    give_back(fd, cur);
+    return done ? (int)ok(caller_errno, done) : r;
 }
 
 GREEN_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
 {
     int64_t deadline = GREEN_NO_DEADLINE;
     unsigned done = 0;
-    int r, caller_errno = errno;
+    int r, cur = fd, caller_errno = errno;
 
     if (green__bypass(GREEN_F_SOCKET) || (flags & MSG_DONTWAIT))
         return REAL(sendmmsg)(fd, vec, vlen, flags);
     for (;;) {
-        r = REAL(sendmmsg)(fd, vec + done, vlen - done, flags | MSG_DONTWAIT);
+        r = REAL(sendmmsg)(cur, vec + done, vlen - done, flags | MSG_DONTWAIT);
         if (r > 0) {
             done += (unsigned)r;
             if (done == vlen)
-                return ok(caller_errno, done);
-        } else if (r < 0 && (errno != EAGAIN || user_nonblock(fd))) {
-            return done ? ok(caller_errno, done) : r;
-        } else if (r == 0) {
-            return ok(caller_errno, done);
+                break;
+        } else if ((r < 0 && (errno != EAGAIN || user_nonblock(cur))) || r == 0) {
+            break;
         }
         if (deadline == GREEN_NO_DEADLINE)
-            deadline = timeout_deadline(fd, GREEN_WRITE);
-        if (wait_ready(fd, GREEN_WRITE, deadline, EAGAIN) < 0)
-            return done ? ok(caller_errno, done) : -1;
-        if ((r = pending_error(fd))) {
-            if (done)
-                return ok(caller_errno, done);
+            deadline = timeout_deadline(cur, GREEN_WRITE);
+        if ((r = wait_follow(&cur, NULL, GREEN_WRITE, deadline, EAGAIN)) < 0)
+            break;
+        if ((r = pending_error(cur))) {
             errno = r;
-            return -1;
+            r = -1;
+            break;
         }
     }
+    give_back(fd, cur);
+    return done || r == 0 ? (int)ok(caller_errno, done) : r;
 }
 
 static int made_socket(int r, int *fds, int n);
@@ -343,7 +348,7 @@ static int made_socket(int r, int *fds, int n);
 GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
     int64_t deadline = GREEN_NO_DEADLINE;
-    int r, e, nb = 0, caller_errno = errno, cur = fd;
+    int r, nb = 0, caller_errno = errno, cur = fd;
 
     if (green__bypass(GREEN_F_SOCKET))
         return REAL(accept4)(fd, addr, addrlen, flags);
@@ -358,13 +363,10 @@ GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
             break;
         if (deadline == GREEN_NO_DEADLINE)
             deadline = timeout_deadline(cur, GREEN_READ);
-        if ((r = wait_follow(&cur, GREEN_READ, deadline, EAGAIN)) < 0)
+        if ((r = wait_follow(&cur, NULL, GREEN_READ, deadline, EAGAIN)) < 0)
             break;
     }
-    e = errno;
-    if (cur != fd)
-        green__fd_unpark(cur);
-    errno = e;
+    give_back(fd, cur);
     return r;
 }
 
@@ -378,10 +380,12 @@ GREEN_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
  * without blocking (the socket stays "connecting" until then: a later connect would
  * return 0 instead of EISCONN) and reports its error.  A Unix socket whose listener's
  * backlog is full says EAGAIN and offers nothing to wait on: the blocking call sleeps in
- * the kernel until there is room, so the hook tries again after growing pauses. */
+ * the kernel until there is room, so the hook tries again after growing pauses.  The
+ * waits and the pauses follow the socket when another thread closes the number
+ * (wait_follow), as the kernel's connect holds it. */
 GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    int r, nb = 0, caller_errno = errno;
+    int r, w, nb = 0, caller_errno = errno, cur = fd;
     int64_t deadline = GREEN_NO_DEADLINE, pause = 1000000;
 
     if (green__bypass(GREEN_F_SOCKET))
@@ -391,40 +395,39 @@ GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
         return ok(caller_errno, 0);
     if (nb)
         return r;
-    while (errno == EAGAIN) {
+    while (r < 0 && errno == EAGAIN) {
         if (deadline == GREEN_NO_DEADLINE)
-            deadline = timeout_deadline(fd, GREEN_WRITE);
+            deadline = timeout_deadline(cur, GREEN_WRITE);
         if (deadline <= green_now()) {
             errno = EAGAIN;
-            return -1;
+            break;
         }
         green__intr_begin(GREEN_INTR_RESTARTABLE);
-        int w = green__hub_park_until(green_now() + pause < deadline ? green_now() + pause
-                                                                     : deadline);
+        w = green__hub_wait_io(&cur, NULL, 0,
+                               green_now() + pause < deadline ? green_now() + pause : deadline);
         green__intr_end();
-        if (w == -EINTR || w == -ECANCELED || w == -EDEADLK) {
+        if (w < 0 && w != -ETIMEDOUT) {
             green__api_result(w);
             errno = -w;
-            return -1;
+            break;
         }
         if (pause < 64000000)
             pause *= 2;
-        WITH_NONBLOCK(fd, nb, r, REAL(connect)(fd, addr, len));
-        if (r == 0)
-            return ok(caller_errno, 0);
+        WITH_NONBLOCK(cur, nb, r, REAL(connect)(cur, addr, len));
     }
-    if (errno != EINPROGRESS)
-        return r;
-    for (;;) {
+    while (r < 0 && errno == EINPROGRESS) {
         /* SO_SNDTIMEO expiry leaves it in progress, as the kernel reports. */
-        if (wait_ready(fd, GREEN_WRITE, timeout_deadline(fd, GREEN_WRITE), EINPROGRESS) < 0)
-            return -1;
-        WITH_NONBLOCK(fd, nb, r, REAL(connect)(fd, addr, len));
-        if (r == 0 || errno == EISCONN)
-            return ok(caller_errno, 0);
-        if (errno != EALREADY && errno != EINPROGRESS)
-            return -1;
+        if (wait_follow(&cur, NULL, GREEN_WRITE, timeout_deadline(cur, GREEN_WRITE),
+                        EINPROGRESS) < 0)
+            break;
+        WITH_NONBLOCK(cur, nb, r, REAL(connect)(cur, addr, len));
+        if (r < 0 && errno == EISCONN)
+            r = 0;
+        else if (r < 0 && errno == EALREADY)
+            errno = EINPROGRESS; /* still connecting: wait again */
     }
+    give_back(fd, cur);
+    return r == 0 ? (int)ok(caller_errno, 0) : -1;
 }
 
 GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
@@ -432,52 +435,59 @@ GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
     int64_t deadline = GREEN_NO_DEADLINE;
     size_t done = 0;
     ssize_t r;
-    int nb = 0, caller_errno = errno;
+    int nb = 0, caller_errno = errno, cur_out = out, cur_in = in;
 
     if (green__bypass(GREEN_F_SOCKET))
         return REAL(sendfile64)(out, in, off, count);
+    /* The wait for room follows both files when another thread closes a number. */
     for (;;) {
-        WITH_NONBLOCK(out, nb, r, REAL(sendfile64)(out, in, off, count - done));
+        WITH_NONBLOCK(cur_out, nb, r, REAL(sendfile64)(cur_out, cur_in, off, count - done));
         if (nb)
-            return r;
+            break;
         if (r > 0) {
             done += (size_t)r;
             if (done == count)
-                return ok(caller_errno, (ssize_t)done);
-        } else if (r == 0) {
-            return ok(caller_errno, (ssize_t)done); /* end of the input file */
-        } else if (errno != EAGAIN) {
-            return done ? ok(caller_errno, (ssize_t)done) : -1;
+                break;
+        } else if (r == 0 || errno != EAGAIN) {
+            break; /* r == 0: the end of the input file */
         }
         if (deadline == GREEN_NO_DEADLINE)
-            deadline = timeout_deadline(out, GREEN_WRITE);
-        if (wait_ready(out, GREEN_WRITE, deadline, EAGAIN) < 0)
-            return done ? ok(caller_errno, (ssize_t)done) : -1;
+            deadline = timeout_deadline(cur_out, GREEN_WRITE);
+        if ((r = wait_follow(&cur_out, &cur_in, GREEN_WRITE, deadline, EAGAIN)) < 0)
+            break;
     }
+    give_back(out, cur_out);
+    give_back(in, cur_in);
+    return nb ? r : done || r == 0 ? ok(caller_errno, (ssize_t)done) : r;
 }
 GREEN_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
     __attribute__((alias("sendfile64")));
 
 /* splice: SPLICE_F_NONBLOCK makes the pipe end non-blocking; the other end is waited for
- * before each try. */
+ * before each try.  Each wait follows both files when another thread closes a number. */
 GREEN_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t len,
                             unsigned flags)
 {
     ssize_t r;
-    int caller_errno = errno;
+    int caller_errno = errno, cur_in = in, cur_out = out;
 
     if (green__bypass(GREEN_F_SOCKET) || (flags & SPLICE_F_NONBLOCK))
         return REAL(splice)(in, inoff, out, outoff, len, flags);
     for (;;) {
-        r = REAL(splice)(in, inoff, out, outoff, len, flags | SPLICE_F_NONBLOCK);
-        if (r >= 0)
-            return ok(caller_errno, r);
-        if (errno != EAGAIN || user_nonblock(in) || user_nonblock(out))
-            return r;
-        if (wait_ready(in, GREEN_READ, GREEN_NO_DEADLINE, EAGAIN) < 0 ||
-            wait_ready(out, GREEN_WRITE, GREEN_NO_DEADLINE, EAGAIN) < 0)
-            return -1;
+        r = REAL(splice)(cur_in, inoff, cur_out, outoff, len, flags | SPLICE_F_NONBLOCK);
+        if (r >= 0) {
+            r = ok(caller_errno, r);
+            break;
+        }
+        if (errno != EAGAIN || user_nonblock(cur_in) || user_nonblock(cur_out))
+            break;
+        if ((r = wait_follow(&cur_in, &cur_out, GREEN_READ, GREEN_NO_DEADLINE, EAGAIN)) < 0 ||
+            (r = wait_follow(&cur_out, &cur_in, GREEN_WRITE, GREEN_NO_DEADLINE, EAGAIN)) < 0)
+            break;
     }
+    give_back(in, cur_in);
+    give_back(out, cur_out);
+    return r;
 }
 
 /* ------------------------------------------------------ descriptor lifetime */

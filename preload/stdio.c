@@ -16,6 +16,10 @@
  *            can still block inside glibc.
  *   errors   a signal handler without SA_RESTART or a socket timeout during the wait set
  *            the stream's error flag with errno EINTR or EAGAIN, as glibc's failed read does.
+ *   close    another thread closing the descriptor during the wait does not end it: as the
+ *            kernel's read or write blocked inside glibc would hold the open file, the wait
+ *            follows the file to a hidden number, and glibc's call after it goes there
+ *            (the stream's number names it for that one call).
  *
  * Regular files never wait (always readable).  Wide-oriented streams and streams switching
  * between reading and writing go to glibc untouched.  The FILE lock is the OS thread's, so
@@ -60,13 +64,15 @@ static size_t buffered(FILE *fp)
 
 /* Wait until fp's descriptor can do events without blocking.  0 when it can (or when the
  * kernel call should just go ahead and report what it reports), -1 with errno set and the
- * stream's error flag up when the wait ended with a signal or a timeout. */
+ * stream's error flag up when the wait ended with a signal or a timeout.  If the number was
+ * closed meanwhile, fp's number is now the hidden one its file moved to, until
+ * give_back(fp, fd) after glibc's call (fd: fp's number before the wait). */
 static int wait_fd(FILE *fp, int events)
 {
     struct pollfd p = {.fd = fp->_fileno, .events = events == GREEN_READ ? POLLIN : POLLOUT};
     struct green__fd f;
     int64_t timeo, deadline = GREEN_NO_DEADLINE;
-    int w;
+    int w, cur = p.fd;
 
     if (REAL(poll)(&p, 1, 0) != 0 || green__fd_get(p.fd, &f) < 0 || f.nonblock ||
         f.kind == GREEN_FD_FILE)
@@ -77,8 +83,9 @@ static int wait_fd(FILE *fp, int events)
     if (timeo > 0)
         deadline = green_now() + timeo;
     green__intr_begin(timeo > 0 ? GREEN_INTR_ALWAYS : GREEN_INTR_RESTARTABLE);
-    w = green__hub_wait_fd(p.fd, events, deadline);
+    w = green__hub_wait_io(&cur, NULL, events, deadline);
     green__intr_end();
+    fp->_fileno = cur;
     if (w >= 0 || w == -EBADF)
         return 0;
     if (w == -ECANCELED)
@@ -88,17 +95,29 @@ static int wait_fd(FILE *fp, int events)
     return -1;
 }
 
+/* After glibc's call that followed wait_fd: fp's number is fd again, and the hidden number
+ * its file moved to (if it did) is given back; errno stays the call's. */
+static void give_back(FILE *fp, int fd)
+{
+    int e = errno;
+
+    if (fd >= 0 && fp->_fileno != fd) {
+        green__fd_unpark(fp->_fileno);
+        fp->_fileno = fd;
+    }
+    errno = e;
+}
+
 /* Make at least one byte available in fp's buffer without blocking the OS thread.
  * Returns 0, or EOF (end of file or error, with the stream's flags set by glibc). */
 static int refill(FILE *fp)
 {
-    int c;
+    int c, fd = fp->_fileno;
 
     if (buffered(fp))
         return 0;
-    if (wait_fd(fp, GREEN_READ) < 0)
-        return EOF;
-    c = REAL(__underflow)(fp);
+    c = wait_fd(fp, GREEN_READ) < 0 ? EOF : REAL(__underflow)(fp);
+    give_back(fp, fd);
     return c == EOF ? EOF : 0;
 }
 
@@ -251,10 +270,13 @@ GREEN_EXPORT size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, 
 #define GETC_HOOK(name)                                                                     \
     GREEN_EXPORT int(name)(FILE * fp)                                                       \
     {                                                                                       \
-        if (!green__bypass(GREEN_F_STDIO) && plain_reader(fp) && !buffered(fp) &&           \
-            wait_fd(fp, GREEN_READ) < 0)                                                    \
-            return EOF;                                                                     \
-        return REAL(name)(fp);                                                              \
+        int c, fd;                                                                          \
+        if (green__bypass(GREEN_F_STDIO) || !plain_reader(fp) || buffered(fp))              \
+            return REAL(name)(fp);                                                          \
+        fd = fp->_fileno;                                                                   \
+        c = wait_fd(fp, GREEN_READ) < 0 ? EOF : REAL(name)(fp);                             \
+        give_back(fp, fd);                                                                  \
+        return c;                                                                           \
     }
 GETC_HOOK(fgetc)
 GETC_HOOK(getc)
@@ -270,16 +292,17 @@ GREEN_EXPORT int getchar(void)
 
 /* scanf family: the first refill is cooperative; a conversion that needs more input than
  * one read brings blocks inside glibc. */
-static void before_scan(FILE *fp)
-{
-    if (!green__bypass(GREEN_F_STDIO) && plain_reader(fp) && !buffered(fp))
-        wait_fd(fp, GREEN_READ);
-}
-
 GREEN_EXPORT int __isoc99_vfscanf(FILE *fp, const char *fmt, va_list ap)
 {
-    before_scan(fp);
-    return REAL(__isoc99_vfscanf)(fp, fmt, ap);
+    int r, fd;
+
+    if (green__bypass(GREEN_F_STDIO) || !plain_reader(fp) || buffered(fp))
+        return REAL(__isoc99_vfscanf)(fp, fmt, ap);
+    fd = fp->_fileno;
+    wait_fd(fp, GREEN_READ);
+    r = REAL(__isoc99_vfscanf)(fp, fmt, ap);
+    give_back(fp, fd);
+    return r;
 }
 
 GREEN_EXPORT int __isoc99_fscanf(FILE *fp, const char *fmt, ...)
@@ -307,60 +330,64 @@ GREEN_EXPORT int __isoc99_scanf(const char *fmt, ...)
 /* ------------------------------------------------------------------- writing */
 
 /* Before a write of len bytes (data, if known, to look for a newline): if it will make
- * glibc write to the descriptor, wait until the descriptor has room. */
-static void before_write(FILE *fp, const char *data, size_t len, int flush)
+ * glibc write to the descriptor, wait until the descriptor has room.  Returns fp's number
+ * (or -1), for give_back after glibc's call. */
+static int before_write(FILE *fp, const char *data, size_t len, int flush)
 {
-    if (green__bypass(GREEN_F_STDIO) || !fp || fp->_fileno < 0 || fwide(fp, 0) > 0)
-        return;
+    int fd = fp ? fp->_fileno : -1;
+
+    if (green__bypass(GREEN_F_STDIO) || fd < 0 || fwide(fp, 0) > 0)
+        return fd;
     if (!flush) {
         int unbuffered = fp->_flags & IO_UNBUFFERED;
         int overflow = fp->_IO_buf_end && fp->_IO_write_ptr &&
                        (size_t)(fp->_IO_buf_end - fp->_IO_write_ptr) < len;
         int newline = (fp->_flags & IO_LINE_BUF) && (!data || memchr(data, '\n', len));
         if (!unbuffered && !overflow && !newline)
-            return;
+            return fd;
     }
     wait_fd(fp, GREEN_WRITE);
+    return fd;
 }
 
-GREEN_EXPORT int fflush(FILE *fp)
-{
-    if (fp && fp->_IO_write_ptr > fp->_IO_write_base)
-        before_write(fp, NULL, 0, 1);
-    return REAL(fflush)(fp);
-}
+#define FFLUSH_HOOK(name)                                                                   \
+    GREEN_EXPORT int(name)(FILE * fp)                                                       \
+    {                                                                                       \
+        int r, fd = -1;                                                                     \
+        if (fp && fp->_IO_write_ptr > fp->_IO_write_base)                                   \
+            fd = before_write(fp, NULL, 0, 1);                                              \
+        r = REAL(name)(fp);                                                                 \
+        give_back(fp, fd);                                                                  \
+        return r;                                                                           \
+    }
+FFLUSH_HOOK(fflush)
+FFLUSH_HOOK(fflush_unlocked)
 
-GREEN_EXPORT int fflush_unlocked(FILE *fp)
-{
-    if (fp && fp->_IO_write_ptr > fp->_IO_write_base)
-        before_write(fp, NULL, 0, 1);
-    return REAL(fflush_unlocked)(fp);
-}
-
-GREEN_EXPORT int fputs(const char *s, FILE *fp)
-{
-    before_write(fp, s, strlen(s), 0);
-    return REAL(fputs)(s, fp);
-}
-
-GREEN_EXPORT int fputs_unlocked(const char *s, FILE *fp)
-{
-    before_write(fp, s, strlen(s), 0);
-    return REAL(fputs_unlocked)(s, fp);
-}
+#define FPUTS_HOOK(name)                                                                    \
+    GREEN_EXPORT int(name)(const char *s, FILE *fp)                                         \
+    {                                                                                       \
+        int fd = before_write(fp, s, strlen(s), 0), r = REAL(name)(s, fp);                  \
+        give_back(fp, fd);                                                                  \
+        return r;                                                                           \
+    }
+FPUTS_HOOK(fputs)
+FPUTS_HOOK(fputs_unlocked)
 
 GREEN_EXPORT int puts(const char *s)
 {
-    before_write(stdout, "\n", strlen(s) + 1, 0);
-    return REAL(puts)(s);
+    int fd = before_write(stdout, "\n", strlen(s) + 1, 0), r = REAL(puts)(s);
+
+    give_back(stdout, fd);
+    return r;
 }
 
 #define PUTC_HOOK(name)                                                                     \
     GREEN_EXPORT int(name)(int c, FILE * fp)                                                \
     {                                                                                       \
         char ch = (char)c;                                                                  \
-        before_write(fp, &ch, 1, 0);                                                        \
-        return REAL(name)(c, fp);                                                           \
+        int fd = before_write(fp, &ch, 1, 0), r = REAL(name)(c, fp);                        \
+        give_back(fp, fd);                                                                  \
+        return r;                                                                           \
     }
 PUTC_HOOK(fputc)
 PUTC_HOOK(putc)
@@ -375,35 +402,43 @@ GREEN_EXPORT int putchar(int c)
 #define FWRITE_HOOK(name)                                                                   \
     GREEN_EXPORT size_t(name)(const void *p, size_t size, size_t n, FILE *fp)               \
     {                                                                                       \
+        int fd = -1;                                                                        \
+        size_t r;                                                                           \
         if (size && n <= SIZE_MAX / size)                                                   \
-            before_write(fp, p, size * n, 0);                                               \
-        return REAL(name)(p, size, n, fp);                                                  \
+            fd = before_write(fp, p, size * n, 0);                                          \
+        r = REAL(name)(p, size, n, fp);                                                     \
+        give_back(fp, fd);                                                                  \
+        return r;                                                                           \
     }
 FWRITE_HOOK(fwrite)
 FWRITE_HOOK(fwrite_unlocked)
 
 /* The printf family: the length is unknown before formatting, so the format stands in
  * for the data (a newline in it, or a buffer already three-quarters full, means a flush). */
-static void before_printf(FILE *fp, const char *fmt)
+static int before_printf(FILE *fp, const char *fmt)
 {
     size_t size;
 
     if (green__bypass(GREEN_F_STDIO) || !fp || !fmt)
-        return;
+        return -1;
     size = fp->_IO_buf_end && fp->_IO_buf_base ? (size_t)(fp->_IO_buf_end - fp->_IO_buf_base) : 0;
-    before_write(fp, fmt, size ? size / 4 + strlen(fmt) : strlen(fmt), 0);
+    return before_write(fp, fmt, size ? size / 4 + strlen(fmt) : strlen(fmt), 0);
 }
 
 GREEN_EXPORT int vfprintf(FILE *fp, const char *fmt, va_list ap)
 {
-    before_printf(fp, fmt);
-    return REAL(vfprintf)(fp, fmt, ap);
+    int fd = before_printf(fp, fmt), r = REAL(vfprintf)(fp, fmt, ap);
+
+    give_back(fp, fd);
+    return r;
 }
 
 GREEN_EXPORT int __vfprintf_chk(FILE *fp, int flag, const char *fmt, va_list ap)
 {
-    before_printf(fp, fmt);
-    return REAL(__vfprintf_chk)(fp, flag, fmt, ap);
+    int fd = before_printf(fp, fmt), r = REAL(__vfprintf_chk)(fp, flag, fmt, ap);
+
+    give_back(fp, fd);
+    return r;
 }
 
 GREEN_EXPORT int vprintf(const char *fmt, va_list ap)

@@ -184,18 +184,22 @@ static void fd_unlink(struct green__hub *h, struct fd_wait *fw)
 }
 
 /* Wait for fd; the green thread's wait record says kind (an fd, or a child's pidfd).
- * follow, if set, is the caller's copy of fd, updated if the wait moves to a new number. */
-static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait desc, int *follow)
+ * follow, if set, is the caller's copy of fd, updated if the wait moves to a new number.
+ * held, if set, is the caller's copy of another fd the call uses but does not wait on,
+ * followed the same way (linked without events, as poll's side descriptors). */
+static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait desc, int *follow,
+                      int *held)
 {
     struct green__hub *h = green__local()->hub;
     struct green_thread *t = green__current();
-    struct fd_wait fw;
+    struct fd_wait fw, hw = {.fd = -1};
     struct timer_wait tw;
     int r;
 
     if (fd < 0)
         return -EBADF;
-    if (!(events & (GREEN_READ | GREEN_WRITE)))
+    /* No events: a pause until the deadline that holds a followed fd (green__hub_wait_io). */
+    if (!(events & (GREEN_READ | GREEN_WRITE)) && (!follow || deadline == GREEN_NO_DEADLINE))
         return -EINVAL;
     /* libev asserts (and the process aborts) when epoll_ctl finds the fd invalid, so an
      * fd that is not open is refused here, with the raw call a hook would not see. */
@@ -207,7 +211,18 @@ static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait d
     fw.follow = follow;
     ev_io_init(&fw.io, io_cb, fd,
                (events & GREEN_READ ? EV_READ : 0) | (events & GREEN_WRITE ? EV_WRITE : 0));
-    ev_io_start(h->loop, &fw.io);
+    if (events & (GREEN_READ | GREEN_WRITE))
+        ev_io_start(h->loop, &fw.io);
+    if (held && *held >= 0) {
+        if (fd_link(h, &hw, *held) < 0) {
+            ev_io_stop(h->loop, &fw.io);
+            fd_unlink(h, &fw);
+            return -ENOMEM;
+        }
+        hw.thread = t;
+        hw.follow = held;
+        ev_io_init(&hw.io, io_cb, *held, 0);
+    }
     if (deadline != GREEN_NO_DEADLINE)
         timer_start(h, &tw, deadline);
     t->wait = desc;
@@ -218,6 +233,7 @@ static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait d
     if (deadline != GREEN_NO_DEADLINE)
         ev_timer_stop(h->loop, &tw.timer);
     fd_unlink(h, &fw);
+    fd_unlink(h, &hw);
     return r;
 }
 
@@ -226,15 +242,16 @@ int green__hub_wait_fd(int fd, int events, int64_t deadline)
     return wait_fd_as(fd, events, deadline,
                       (struct green__wait){.kind = GREEN_WAIT_FD, .killable = 1, .fd = fd,
                                            .events = events, .deadline = deadline},
-                      NULL);
+                      NULL, NULL);
 }
 
-int green__hub_wait_io(int *fdp, int events, int64_t deadline)
+int green__hub_wait_io(int *fdp, int *held, int events, int64_t deadline)
 {
     return wait_fd_as(*fdp, events, deadline,
-                      (struct green__wait){.kind = GREEN_WAIT_FD, .killable = 1, .fd = *fdp,
-                                           .events = events, .deadline = deadline},
-                      fdp);
+                      (struct green__wait){.kind = events ? GREEN_WAIT_FD : GREEN_WAIT_SLEEP,
+                                           .killable = 1, .fd = *fdp, .events = events,
+                                           .deadline = deadline},
+                      fdp, held);
 }
 
 int green__hub_fd_followed(int fd)
@@ -443,7 +460,7 @@ int green__hub_wait_child(pid_t pid, int64_t deadline)
     r = wait_fd_as(fd, GREEN_READ, deadline,
                    (struct green__wait){.kind = GREEN_WAIT_CHILD, .killable = 1, .fd = pid,
                                         .deadline = deadline},
-                   NULL);
+                   NULL, NULL);
     syscall(SYS_close, fd);
     return r > 0 ? 0 : r;
 }

@@ -479,8 +479,11 @@ void green__hub_main(void *arg);
 int green__hub_wait_fd(int fd, int events, int64_t deadline);
 /* An I/O wait that follows its open file: if the number is closed meanwhile and the file
  * moved to another number (green__hub_fd_move), *fdp becomes that number and the wait
- * goes on, as a system call blocked on a file goes on after close(2). */
-int green__hub_wait_io(int *fdp, int events, int64_t deadline);
+ * goes on, as a system call blocked on a file goes on after close(2).  held (or NULL):
+ * another descriptor the call holds without waiting on it (splice's other end, sendfile's
+ * input), followed the same way.  events 0, with a deadline: a pause that holds *fdp
+ * (-ETIMEDOUT at the deadline), for a call that has nothing to wait for on its file. */
+int green__hub_wait_io(int *fdp, int *held, int events, int64_t deadline);
 /* Move fd's following waiters to newfd (a dup of it); returns how many moved.  Waiters
  * that do not follow (poll family) stay, for green__hub_fd_closing. */
 size_t green__hub_fd_move(int fd, int newfd);

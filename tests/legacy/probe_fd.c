@@ -314,6 +314,20 @@ SCENARIO(connect_sndtimeo)
     CALL(connect(c, (struct sockaddr *)&a, sizeof a));
 }
 
+/* Another thread closes the socket under a connect in progress: the kernel's connect holds
+ * the socket and goes on waiting, here until a signal ends it. */
+SCENARIO(connect_closed_while_waiting)
+{
+    struct sockaddr_in a;
+    int l = full_listener(&a), c = SETUP(socket(AF_INET, SOCK_STREAM, 0));
+    struct later *t = after_close(50, c);
+
+    (void)l;
+    interrupt_in(300);
+    CALL(connect(c, (struct sockaddr *)&a, sizeof a));
+    finish(t);
+}
+
 SCENARIO(connect_eintr)
 {
     struct sockaddr_in a;
@@ -393,6 +407,32 @@ SCENARIO(connect_unix_full_eintr)
     (void)l;
     interrupt_in(100);
     CALL(connect(c, (struct sockaddr *)&a, len));
+}
+
+/* Another thread closes the socket under a connect waiting for room in a Unix listener's
+ * backlog, then makes room: the kernel's connect holds the socket and completes. */
+static int unix_full_listener;
+
+static void close_then_accept(void *p)
+{
+    close((int)(intptr_t)p);
+    usleep(100000);
+    if (accept(unix_full_listener, NULL, NULL) < 0)
+        _exit(4);
+}
+
+SCENARIO(connect_unix_full_closed_while_waiting)
+{
+    struct sockaddr_un a;
+    socklen_t len;
+    int c;
+    struct later *t;
+
+    unix_full_listener = unix_full(&a, &len);
+    c = SETUP(socket(AF_UNIX, SOCK_STREAM, 0));
+    t = after(100, close_then_accept, (void *)(intptr_t)c);
+    CALL(connect(c, (struct sockaddr *)&a, len));
+    finish(t);
 }
 
 SCENARIO(connect_unix_errors)

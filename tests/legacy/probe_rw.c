@@ -1,6 +1,7 @@
 /*
  * probe_rw — differential scenarios for the data calls: read, write, readv, writev, recv,
- * recvfrom, recvmsg, send, sendto, sendmsg, recvmmsg, sendmmsg.  See probe.h for the
+ * recvfrom, recvmsg, send, sendto, sendmsg, recvmmsg, sendmmsg, sendfile, splice, and
+ * stdio's fgets when another thread closes its descriptor.  See probe.h for the
  * transcript; tests/preload/test_diff.c runs each scenario unpatched and patched.
  *
  * Only socketpairs, pipes, eventfds and 127.0.0.1 sockets are used.
@@ -1595,4 +1596,251 @@ SCENARIO(splice_errors)
     CALL(splice(s[0], NULL, s[1], NULL, 64, 0));
     CALL(close(p[1]));
     CALL(splice(p[0], NULL, s[1], NULL, 64, 0));
+}
+
+/* ------------------------------------------------- closed while blocked
+ *
+ * Another thread closes (or replaces with dup2) a descriptor a call is blocked on: the
+ * kernel's call holds the open file and goes on waiting on it, so it completes normally
+ * when the peer makes that file ready.  The call runs in a thread of its own; main closes
+ * after 100 ms, makes the file ready 100 ms later, and prints the call's result after
+ * joining it.
+ */
+
+static int held_fd[2]; /* the descriptors the blocked call uses */
+static off_t held_off;
+static FILE *held_fp;
+static char held_line[16];
+
+struct blocked {
+    pthread_t t;
+    long (*call)(void);
+    long r;
+    int e;
+};
+
+static void *blocked_main(void *p)
+{
+    struct blocked *b = p;
+
+    errno = SENTINEL;
+    b->r = b->call();
+    b->e = errno;
+    return NULL;
+}
+
+static void block_in(struct blocked *b, long (*call)(void))
+{
+    b->call = call;
+    SETUP(-pthread_create(&b->t, NULL, blocked_main, b));
+    usleep(100000);
+}
+
+/* After the file is made ready: the blocked call's result, as CALL prints it. */
+static long blocked_result(struct blocked *b, const char *text)
+{
+    pthread_join(b->t, NULL);
+    return step(text, b->r, b->e, K_NUM);
+}
+
+static long held_recvmmsg(void)
+{
+    return recvmmsg(held_fd[0], &in_mmsg, 1, 0, NULL);
+}
+
+static void recvmmsg_replaced(int use_dup2)
+{
+    struct blocked b;
+    int s[2], p[2];
+
+    pair(s);
+    SETUP(pipe(p));
+    catch_signal(SIGPIPE, 0);
+    held_fd[0] = s[0];
+    memset(buf, 0, 8);
+    block_in(&b, held_recvmmsg);
+    if (use_dup2)
+        CALL(dup2(p[0], s[0]) == s[0]);
+    else
+        CALL(close(s[0]));
+    usleep(100000);
+    CALL(write(s[1], "late", 4));
+    if (blocked_result(&b, "recvmmsg(s[0], &in_mmsg, 1, 0, NULL)") > 0)
+        bytes("got", buf, (long)in_mmsg.msg_len);
+}
+
+SCENARIO(recvmmsg_closed_while_waiting)
+{
+    recvmmsg_replaced(0);
+}
+
+SCENARIO(recvmmsg_dup2_while_waiting)
+{
+    recvmmsg_replaced(1);
+}
+
+static long held_sendmmsg(void)
+{
+    return sendmmsg(held_fd[1], (out_vec(), &out_mmsg), 1, 0);
+}
+
+SCENARIO(sendmmsg_closed_while_waiting)
+{
+    struct blocked b;
+    int s[2];
+
+    pair(s);
+    fill(s[1]);
+    held_fd[1] = s[1];
+    block_in(&b, held_sendmmsg);
+    CALL(close(s[1]));
+    usleep(100000);
+    drain(s[0]);
+    blocked_result(&b, "sendmmsg(s[1], &out_mmsg, 1, 0)");
+}
+
+static long held_sendfile(void)
+{
+    return sendfile(held_fd[1], held_fd[0], &held_off, 10);
+}
+
+/* sendfile holds both files: the socket it waits on and the file it reads. */
+static void sendfile_closed(int which)
+{
+    struct blocked b;
+    int s[2];
+
+    pair(s);
+    fill(s[1]);
+    held_fd[0] = file_of(10);
+    held_fd[1] = s[1];
+    block_in(&b, held_sendfile);
+    CALL(close(held_fd[which]));
+    usleep(100000);
+    drain(s[0]);
+    blocked_result(&b, "sendfile(s[1], f, &off, 10)");
+}
+
+SCENARIO(sendfile_out_closed_while_waiting)
+{
+    sendfile_closed(1);
+}
+
+SCENARIO(sendfile_in_closed_while_waiting)
+{
+    sendfile_closed(0);
+}
+
+static long held_splice(void)
+{
+    return splice(held_fd[0], NULL, held_fd[1], NULL, 64, 0);
+}
+
+/* splice holds both ends: the socket it waits to read, and the pipe it writes (closed, or
+ * replaced with dup2 by a file that then takes nothing). */
+static void splice_closed(int which, int use_dup2)
+{
+    struct blocked b;
+    int s[2], p[2], q[2];
+
+    pair(s);
+    SETUP(pipe(p));
+    SETUP(pipe(q));
+    catch_signal(SIGPIPE, 0);
+    held_fd[0] = s[0];
+    held_fd[1] = p[1];
+    block_in(&b, held_splice);
+    if (use_dup2)
+        CALL(dup2(q[1], held_fd[which]) == held_fd[which]);
+    else
+        CALL(close(held_fd[which]));
+    usleep(100000);
+    CALL(write(s[1], "spliced", 7));
+    blocked_result(&b, "splice(s[0], NULL, p[1], NULL, 64, 0)");
+    set_nonblock(p[0], 1);
+    set_nonblock(q[0], 1);
+    bytes("got", buf, CALL(read(p[0], buf, sizeof buf)));
+    CALL(read(q[0], buf, sizeof buf));
+}
+
+SCENARIO(splice_in_closed_while_waiting)
+{
+    splice_closed(0, 0);
+}
+
+SCENARIO(splice_out_closed_while_waiting)
+{
+    splice_closed(1, 0);
+}
+
+SCENARIO(splice_out_dup2_while_waiting)
+{
+    splice_closed(1, 1);
+}
+
+/* stdio: the refill of a line and the flush for room hold the stream's file too. */
+static long held_fgets(void)
+{
+    return fgets(held_line, sizeof held_line, held_fp) ? (long)strlen(held_line) : -1;
+}
+
+SCENARIO(fgets_closed_while_waiting)
+{
+    struct blocked b;
+    int s[2];
+
+    pair(s);
+    catch_signal(SIGPIPE, 0);
+    held_fp = fdopen(s[0], "r");
+    if (!held_fp)
+        setup_failed("fdopen");
+    block_in(&b, held_fgets);
+    CALL(close(s[0]));
+    usleep(100000);
+    CALL(write(s[1], "line\n", 5));
+    bytes("fgets got", held_line, blocked_result(&b, "strlen(fgets(line, 16, fp))"));
+    say("eof: %d error: %d", feof(held_fp) != 0, ferror(held_fp) != 0);
+}
+
+static long held_fflush(void)
+{
+    return fflush(held_fp);
+}
+
+static long held_fwrite(void)
+{
+    return (long)fwrite("abc", 1, 3, held_fp);
+}
+
+/* A flush (or an unbuffered stream's write) waiting for room in a full socket. */
+static void stdio_write_closed(int unbuffered)
+{
+    struct blocked b;
+    int s[2];
+
+    pair(s);
+    fill(s[1]);
+    held_fp = fdopen(s[1], "w");
+    if (!held_fp)
+        setup_failed("fdopen");
+    if (unbuffered)
+        setvbuf(held_fp, NULL, _IONBF, 0);
+    else if (fputs("x", held_fp) < 0)
+        setup_failed("fputs");
+    block_in(&b, unbuffered ? held_fwrite : held_fflush);
+    CALL(close(s[1]));
+    usleep(100000);
+    drain(s[0]);
+    blocked_result(&b, unbuffered ? "fwrite(\"abc\", 1, 3, fp)" : "fflush(fp)");
+    say("error: %d", ferror(held_fp) != 0);
+}
+
+SCENARIO(fflush_closed_while_waiting)
+{
+    stdio_write_closed(0);
+}
+
+SCENARIO(fwrite_closed_while_waiting)
+{
+    stdio_write_closed(1);
 }

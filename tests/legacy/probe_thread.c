@@ -950,3 +950,33 @@ SCENARIO(signal_during_join)
     RC(pthread_join(t, &v));
     say("value %ld", (long)v);
 }
+
+/* While one thread waits in sigtimedwait, which takes no descriptor in the kernel, another
+ * opens a file: it gets the lowest free number, and then sends the signal waited for. */
+static int sigwait_lowest, sigwait_got;
+
+static void open_then_signal(void *p)
+{
+    int fd = open("/dev/null", O_RDONLY);
+
+    (void)p;
+    sigwait_got = fd;
+    kill(getpid(), SIGUSR1);
+}
+
+SCENARIO(sigtimedwait_keeps_numbers)
+{
+    sigset_t usr1;
+    struct later *l;
+
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+    sigwait_lowest = SETUP(dup(0));
+    close(sigwait_lowest);
+    l = after(100, open_then_signal, NULL);
+    CALL(sigtimedwait(&usr1, NULL, &(struct timespec){5, 0}));
+    finish(l);
+    say("the other thread's new number is the lowest free: %s",
+        sigwait_got == sigwait_lowest ? "yes" : "no");
+}

@@ -171,6 +171,7 @@
     SEND_CASES(X, sendmmsg)                                                                 \
     X(rw, sendmmsg, mmsg_udp, "msg: \"dgram 2\"")                                           \
     X(rw, sendmmsg, sendmmsg_errors, "EBADF")                                               \
+    X(rw, sendmmsg, sendmmsg_closed_while_waiting, "0) = 1")                                \
     /* recvmmsg */                                                                          \
     RECEIVE_CASES(X, recvmmsg)                                                              \
     X(rw, recvmmsg, recvmmsg_waits_for_first, "msg: \"late\"")                              \
@@ -178,6 +179,8 @@
     X(rw, recvmmsg, recvmmsg_timeout_arg, "EINVAL")                                         \
     X(rw, recvmmsg, recvmmsg_errors, "EBADF")                                               \
     X(rw, recvmmsg, recvmmsg_stream, "msg: \"def\"")                                        \
+    X(rw, recvmmsg, recvmmsg_closed_while_waiting, "got: \"late\"")                         \
+    X(rw, recvmmsg, recvmmsg_dup2_while_waiting, "got: \"late\"")                           \
     /* sendfile */                                                                          \
     X(rw, sendfile, sendfile_big_blocking, "= full")                                        \
     X(rw, sendfile, sendfile_errors, "EFAULT")                                              \
@@ -185,11 +188,19 @@
     X(rw, sendfile, sendfile_sndtimeo_full, "waited >=80ms: yes")                           \
     X(rw, sendfile, sendfile_eintr_full, "EINTR")                                           \
     X(rw, sendfile, sendfile_epipe, "EPIPE +PIPE")                                          \
+    X(rw, sendfile, sendfile_out_closed_while_waiting, "10) = 10")                          \
+    X(rw, sendfile, sendfile_in_closed_while_waiting, "10) = 10")                           \
     /* splice */                                                                            \
     X(rw, splice, splice_waits_for_data, "got: \"spliced\"")                                \
     X(rw, splice, splice_nonblock, "EAGAIN")                                                \
     X(rw, splice, splice_eintr, "EINTR")                                                    \
     X(rw, splice, splice_errors, "EINVAL")                                                  \
+    X(rw, splice, splice_in_closed_while_waiting, "got: \"spliced\"")                       \
+    X(rw, splice, splice_out_closed_while_waiting, "got: \"spliced\"")                      \
+    X(rw, splice, splice_out_dup2_while_waiting, "got: \"spliced\"")                        \
+    X(rw, stdio, fgets_closed_while_waiting, "fgets got: \"line\\x0a\"")                    \
+    X(rw, stdio, fflush_closed_while_waiting, "fflush(fp) = 0")                             \
+    X(rw, stdio, fwrite_closed_while_waiting, "fp) = 3")                                    \
     /* accept */                                                                            \
     X(fd, accept, accept_badfd, "EBADF")                                                    \
     X(fd, accept, accept_notsock, "ENOTSOCK")                                               \
@@ -214,9 +225,11 @@
     X(fd, connect, connect_nonblock_refused, "EINPROGRESS")                                 \
     X(fd, connect, connect_sndtimeo, "EINPROGRESS")                                         \
     X(fd, connect, connect_eintr, "EINTR")                                                  \
+    X(fd, connect, connect_closed_while_waiting, "EINTR")                                   \
     X(fd, connect, connect_nonblock_backlog, "EINPROGRESS")                                 \
     X(fd, connect, connect_unix_full, "EAGAIN")                                             \
     X(fd, connect, connect_unix_full_eintr, "EINTR")                                        \
+    X(fd, connect, connect_unix_full_closed_while_waiting, "len) = 0")                      \
     X(fd, connect, connect_unix_errors, "ECONNREFUSED")                                     \
     X(fd, connect, connect_udp, "got: \"udp\"")                                             \
     /* close */                                                                             \
@@ -365,6 +378,7 @@
     X(thread, signal, signal_during_mutex_timedlock, "ETIMEDOUT +ALRM")                     \
     X(thread, signal, signal_during_cond_timedwait, "ETIMEDOUT +ALRM")                      \
     X(thread, signal, signal_during_join, "= 0 +ALRM")                                    \
+    X(thread, signal, sigtimedwait_keeps_numbers, "lowest free: yes")                       \
     /* bad arguments, every family (probe_bad) */                                           \
     X(bad, bad_io, bad_fd_io, "pwrite(fd, \"x\", 1, 0) = -1 EBADF")                         \
     X(bad, bad_io, bad_fd_wrong_kind, "read(dir, buf, 4) = -1 EISDIR")                      \
