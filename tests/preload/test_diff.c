@@ -277,6 +277,7 @@
     X(mux, poll, poll_no_events_hup, "revents[0] 0x10")                                     \
     X(mux, poll, poll_pri_rdhup_idle, "cpu under 150ms: yes")                               \
     X(mux, poll, poll_closed_then_eintr, "revents[0] 0x20")                                 \
+    X(mux, poll, poll_signal_between_waits, "ended before its timeout: yes")               \
     X(mux, poll, poll_close_holds_file, "revents[1] 0")                                     \
     X(mux, poll, poll_pollout_full, "waited >=40ms: yes")                                   \
     X(mux, poll, poll_no_fds, "waited >=80ms: yes")                                         \
