@@ -53,6 +53,8 @@ static int poll_now(struct pollfd *fds, nfds_t n, const sigset_t *mask)
 struct follow {
     int small[64], *fd;
     nfds_t n;
+    int waited;     /* the call has waited before; */
+    unsigned since; /* green__signal_seq at its first wait */
 };
 
 static void unfollow(struct follow *f, const struct pollfd *fds)
@@ -84,9 +86,16 @@ static int wait_pollfds(const struct pollfd *fds, nfds_t n, int64_t deadline,
         f->fd[i] = fds[i].fd;
     if (mask)
         sigprocmask(SIG_SETMASK, mask, &old);
-    green__intr_begin(GREEN_INTR_ALWAYS);
-    w = green__hub_wait_pollfds(fds, n, f->n ? f->fd : NULL, deadline, what);
-    green__intr_end();
+    if (!f->waited) {
+        f->waited = 1;
+        f->since = __atomic_load_n(&green__signal_seq, __ATOMIC_ACQUIRE);
+    }
+    if (green__intr_begin_since(f->since)) {
+        w = -EINTR; /* a handler ran between this call's waits (a wake another took) */
+    } else {
+        w = green__hub_wait_pollfds(fds, n, f->n ? f->fd : NULL, deadline, what);
+        green__intr_end();
+    }
     if (mask)
         sigprocmask(SIG_SETMASK, &old, NULL);
     /* Closed under the wait with no file to follow (no memory for the copies): the

@@ -460,6 +460,22 @@ static inline void green__intr_begin(int intr)
     t->intr = (uint8_t)intr;
     t->intr_seq = __atomic_load_n(&green__signal_seq, __ATOMIC_ACQUIRE);
 }
+/* The same for a later wait of one call that waits more than once (woken for an fd that
+ * another thread drained first): handlers count from `since`, the green__signal_seq at
+ * the call's first wait, since the kernel's call was blocked all along.  Returns 1,
+ * beginning nothing, if a handler (any: GREEN_INTR_ALWAYS) already ran since then: the
+ * call is interrupted.  The hub cannot tell it, having seen that handler while the thread
+ * was not waiting. */
+static inline int green__intr_begin_since(unsigned since)
+{
+    struct green_thread *t = green__current();
+
+    if (__atomic_load_n(&green__signal_seq, __ATOMIC_ACQUIRE) != since)
+        return 1;
+    t->intr = GREEN_INTR_ALWAYS;
+    t->intr_seq = since;
+    return 0;
+}
 static inline void green__intr_end(void)
 {
     green__current()->intr = GREEN_INTR_NONE;
