@@ -276,13 +276,18 @@ int green__fd_park_waiters(int fd)
     return moved ? h : 0;
 }
 
-void green__fd_unpark(int h)
+void green__fd_unpark(int fd, int cur)
 {
+    int e = errno;
+
+    if (cur == fd)
+        return;
     for (int i = 0; i < HIDDEN_MAX; i++) {
-        if (hidden[i].users && hidden[i].fd == h) {
+        if (hidden[i].users && hidden[i].fd == cur) {
             if (--hidden[i].users == 0)
-                syscall(SYS_close, h);
-            return;
+                syscall(SYS_close, cur);
+            break;
         }
     }
+    errno = e;
 }

@@ -110,8 +110,10 @@ void green__fd_negative_timeout(int fd, int optname, int on);
  * high number so those calls go on (the kernel keeps a file alive while a call uses it),
  * and the number is freed.  Returns 0 (nothing to move) or the hidden number. */
 int green__fd_park_waiters(int fd);
-/* A hook whose wait followed its file to hidden: done with it (the last one closes it). */
-void green__fd_unpark(int hidden);
+/* The end of a hook whose wait followed its file from fd to cur (a hidden number, or fd
+ * itself if the file did not move): done with it (the last user closes it); errno is
+ * left as the call set it. */
+void green__fd_unpark(int fd, int cur);
 
 /* Robust mutexes (sync.c) held by the calling green pthread (thread.c keeps the list). */
 void green__robust_held(green_mutex_t *m, int held);

@@ -177,8 +177,7 @@ ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
             r = op->call(op, 0);
         }
     }
-    if (op->fd != fd)
-        green__fd_unpark(op->fd);
+    green__fd_unpark(fd, op->fd);
     if (done > 0 || r >= 0) {
         errno = caller_errno;
         return (ssize_t)done;

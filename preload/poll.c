@@ -60,8 +60,7 @@ struct follow {
 static void unfollow(struct follow *f, const struct pollfd *fds)
 {
     for (nfds_t i = 0; i < f->n; i++)
-        if (f->fd[i] != fds[i].fd)
-            green__fd_unpark(f->fd[i]);
+        green__fd_unpark(fds[i].fd, f->fd[i]);
     if (f->fd != f->small)
         free(f->fd);
     f->fd = f->small;
@@ -235,6 +234,17 @@ static int isset(const void *set, int fd)
  * kernel reads them, whole longs for nfds bits, which may be less than an fd_set (a
  * program may allocate just that) or more (nfds above FD_SETSIZE); nfds beyond the shim's
  * descriptor range only adds bits no descriptor can have. */
+/* The caller's sets as they came in (in: the three copies, bytes each), back in place. */
+static void put_sets(fd_set *r, fd_set *w, fd_set *e, const unsigned char *in, size_t bytes)
+{
+    if (r)
+        memcpy(r, in, bytes);
+    if (w)
+        memcpy(w, in + bytes, bytes);
+    if (e)
+        memcpy(e, in + 2 * bytes, bytes);
+}
+
 static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t deadline,
                          const sigset_t *mask, const char *what)
 {
@@ -279,12 +289,7 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
         unfollow(&f, pfds);
         if (res != 0 || deadline <= green_now())
             break;
-        if (r)
-            memcpy(r, in_r, bytes);
-        if (w)
-            memcpy(w, in_w, bytes);
-        if (e)
-            memcpy(e, in_e, bytes);
+        put_sets(r, w, e, in, bytes);
         res = wait_pollfds(pfds, n, deadline, mask, what, &f);
         if (res < 0)
             break;
@@ -292,15 +297,8 @@ static int green_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t dead
             int why = res;
             if ((res = closed_meanwhile(pfds, n, r, w, bytes)) == 0)
                 res = interrupted(REAL(pselect)(nfds, r, w, e, &zero, mask), why);
-            if (res < 0 && why == 2) {
-                /* Linux's select leaves the sets as they were when it says EINTR. */
-                if (r)
-                    memcpy(r, in_r, bytes);
-                if (w)
-                    memcpy(w, in_w, bytes);
-                if (e)
-                    memcpy(e, in_e, bytes);
-            }
+            if (res < 0 && why == 2) /* Linux's select leaves the sets as they were */
+                put_sets(r, w, e, in, bytes);
             break;
         }
         if (res == 0 && (res = closed_meanwhile(pfds, n, r, w, bytes)) != 0)

@@ -193,7 +193,7 @@ static int ready_result(int w, int timeout_errno)
  * call goes on with its files when another thread closes a number under it, as the
  * kernel's holds them: *fdp, and *held (or NULL: another file the call uses, not waited
  * on), follow their files to the hidden numbers they move to (green__fd_park_waiters),
- * which the caller gives back at the end (give_back). */
+ * which the caller gives back at the end (green__fd_unpark). */
 static int wait_follow(int *fdp, int *held, int events, int64_t deadline, int timeout_errno)
 {
     int w;
@@ -203,17 +203,6 @@ static int wait_follow(int *fdp, int *held, int events, int64_t deadline, int ti
     w = green__hub_wait_io(fdp, held, events, deadline);
     green__intr_end();
     return ready_result(w, timeout_errno);
-}
-
-/* The end of a call whose file moved from fd to cur (wait_follow): cur goes back; errno
- * stays the call's. */
-static void give_back(int fd, int cur)
-{
-    int e = errno;
-
-    if (cur != fd)
-        green__fd_unpark(cur);
-    errno = e;
 }
 
 /* The program made the open file non-blocking: the plain call's EAGAIN stands. */
@@ -283,7 +272,7 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
                              EAGAIN)) < 0)
             break;
     }
-    give_back(fd, cur);
+    green__fd_unpark(fd, cur);
     return done ? (int)ok(caller_errno, done) : r;
 }
 
@@ -314,7 +303,7 @@ GREEN_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
             break;
         }
     }
-    give_back(fd, cur);
+    green__fd_unpark(fd, cur);
     return done || r == 0 ? (int)ok(caller_errno, done) : r;
 }
 
@@ -366,7 +355,7 @@ GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
         if ((r = wait_follow(&cur, NULL, GREEN_READ, deadline, EAGAIN)) < 0)
             break;
     }
-    give_back(fd, cur);
+    green__fd_unpark(fd, cur);
     return r;
 }
 
@@ -426,7 +415,7 @@ GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
         else if (r < 0 && errno == EALREADY)
             errno = EINPROGRESS; /* still connecting: wait again */
     }
-    give_back(fd, cur);
+    green__fd_unpark(fd, cur);
     return r == 0 ? (int)ok(caller_errno, 0) : -1;
 }
 
@@ -456,8 +445,8 @@ GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
         if ((r = wait_follow(&cur_out, &cur_in, GREEN_WRITE, deadline, EAGAIN)) < 0)
             break;
     }
-    give_back(out, cur_out);
-    give_back(in, cur_in);
+    green__fd_unpark(out, cur_out);
+    green__fd_unpark(in, cur_in);
     return nb ? r : done || r == 0 ? ok(caller_errno, (ssize_t)done) : r;
 }
 GREEN_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
@@ -485,8 +474,8 @@ GREEN_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t
             (r = wait_follow(&cur_out, &cur_in, GREEN_WRITE, GREEN_NO_DEADLINE, EAGAIN)) < 0)
             break;
     }
-    give_back(in, cur_in);
-    give_back(out, cur_out);
+    green__fd_unpark(in, cur_in);
+    green__fd_unpark(out, cur_out);
     return r;
 }
 

@@ -99,13 +99,10 @@ static int wait_fd(FILE *fp, int events)
  * its file moved to (if it did) is given back; errno stays the call's. */
 static void give_back(FILE *fp, int fd)
 {
-    int e = errno;
-
-    if (fd >= 0 && fp->_fileno != fd) {
-        green__fd_unpark(fp->_fileno);
+    if (fd >= 0) {
+        green__fd_unpark(fd, fp->_fileno);
         fp->_fileno = fd;
     }
-    errno = e;
 }
 
 /* Make at least one byte available in fp's buffer without blocking the OS thread.
