@@ -332,12 +332,21 @@ static int made_socket(int r, int *fds, int n);
         errno = e_;                                                                         \
     } while (0)
 
+/* A Unix listener shut down for reading polls readable (and POLLRDHUP) while its
+ * non-blocking accept says EAGAIN; the kernel's blocking accept says EINVAL. */
+static int unix_listener_shut(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+
+    return REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLRDHUP);
+}
+
 /* accept follows its listener when another thread closes it (wait_follow): the kernel's
  * accept goes on waiting on the socket it holds. */
 GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
     int64_t deadline = GREEN_NO_DEADLINE;
-    int r, nb = 0, caller_errno = errno, cur = fd;
+    int r, nb = 0, caller_errno = errno, cur = fd, woke = 0;
 
     if (green__bypass(GREEN_F_SOCKET))
         return REAL(accept4)(fd, addr, addrlen, flags);
@@ -350,10 +359,16 @@ GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
         }
         if (nb || errno != EAGAIN)
             break;
+        /* Only after a wake said ready: nothing is spent on the common path. */
+        if (woke && unix_listener_shut(cur)) {
+            errno = EINVAL;
+            break;
+        }
         if (deadline == GREEN_NO_DEADLINE)
             deadline = timeout_deadline(cur, GREEN_READ);
         if ((r = wait_follow(&cur, NULL, GREEN_READ, deadline, EAGAIN)) < 0)
             break;
+        woke = 1;
     }
     green__fd_unpark(fd, cur);
     return r;

@@ -192,6 +192,66 @@ SCENARIO(accept_shutdown_wakes)
     finish(t);
 }
 
+static socklen_t unix_name(struct sockaddr_un *a, const char *what)
+{
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    return offsetof(struct sockaddr_un, sun_path) + 1 +
+           (socklen_t)snprintf(a->sun_path + 1, sizeof a->sun_path - 1, "probe-%s-%d", what,
+                               getpid());
+}
+
+static int unix_listener(const char *what)
+{
+    struct sockaddr_un a;
+    int l = SETUP(socket(AF_UNIX, SOCK_STREAM, 0));
+
+    SETUP(bind(l, (struct sockaddr *)&a, unix_name(&a, what)));
+    SETUP(listen(l, 4));
+    return l;
+}
+
+/* A Unix listener shut down for reading: a blocking accept takes what is queued, then
+ * says EINVAL; a non-blocking one says EAGAIN (found by fuzz/green_fuzz.c: the shim's own
+ * non-blocking attempt saw EAGAIN, its wait saw the socket readable, and it spun). */
+SCENARIO(accept_unix_shutdown)
+{
+    struct sockaddr_un a;
+    socklen_t len = unix_name(&a, "shut");
+    int l = SETUP(socket(AF_UNIX, SOCK_STREAM, 0)), c = SETUP(socket(AF_UNIX, SOCK_STREAM, 0));
+
+    SETUP(bind(l, (struct sockaddr *)&a, len));
+    SETUP(listen(l, 4));
+    CALL(connect(c, (struct sockaddr *)&a, len));
+    CALL(shutdown(l, SHUT_RD));
+    FD(accept(l, NULL, NULL));
+    CALL(accept(l, NULL, NULL));
+    CALL(accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    CALL(connect(SETUP(socket(AF_UNIX, SOCK_STREAM, 0)), (struct sockaddr *)&a, len));
+    set_nonblock(l, 1);
+    CALL(accept(l, NULL, NULL));
+}
+
+/* Shut down for writing only, it still accepts: accept waits, here until a signal. */
+SCENARIO(accept_unix_shut_wr_waits)
+{
+    int l = unix_listener("shutwr");
+
+    CALL(shutdown(l, SHUT_WR));
+    interrupt_in(100);
+    CALL(accept(l, NULL, NULL));
+}
+
+/* Another thread shuts the listener down: the waiting accept wakes with EINVAL. */
+SCENARIO(accept_unix_shutdown_wakes)
+{
+    int l = unix_listener("wake");
+    struct later *t = after(50, do_shutdown, (void *)(intptr_t)l);
+
+    CALL(accept(l, NULL, NULL));
+    finish(t);
+}
+
 /* Another thread closes the listener under accept: the kernel's accept holds the socket
  * and goes on waiting, here until a signal ends it (found by fuzz/green_fuzz.c). */
 SCENARIO(accept_closed_while_waiting)
@@ -349,15 +409,6 @@ SCENARIO(connect_nonblock_backlog)
     CALL(connect(c, (struct sockaddr *)&a, sizeof a));
     CALL(poll(&p, 1, 50));
     CALL(connect(c, (struct sockaddr *)&a, sizeof a));
-}
-
-static socklen_t unix_name(struct sockaddr_un *a, const char *what)
-{
-    memset(a, 0, sizeof *a);
-    a->sun_family = AF_UNIX;
-    return offsetof(struct sockaddr_un, sun_path) + 1 +
-           (socklen_t)snprintf(a->sun_path + 1, sizeof a->sun_path - 1, "probe-%s-%d", what,
-                               getpid());
 }
 
 /* A Unix listener whose backlog is full: connect blocks (or says EAGAIN). */

@@ -216,6 +216,9 @@
     X(fd, accept, accept_efault, "EFAULT")                                                  \
     X(fd, accept, accept_shutdown_wakes, "EINVAL")                                          \
     X(fd, accept, accept_closed_while_waiting, "EINTR")                                     \
+    X(fd, accept, accept_unix_shutdown, "EINVAL")                                           \
+    X(fd, accept, accept_unix_shut_wr_waits, "EINTR")                                       \
+    X(fd, accept, accept_unix_shutdown_wakes, "EINVAL")                                     \
     X(fd, accept, accept_unix, "accept(l, NULL, NULL) = fd")                                \
     /* connect */                                                                           \
     X(fd, connect, connect_ok, "EISCONN")                                                   \
