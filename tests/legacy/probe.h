@@ -605,4 +605,80 @@ static char *pattern(size_t len)
     return p;
 }
 
+/* ------------------------------------------------- a signal between two waits
+ *
+ * A blocking call woken for something another thread takes first waits again; a signal
+ * that comes in between must end it as it ends the kernel's call, blocked all along.  The
+ * taker waits in take(fd) before main's call does (so the shim wakes it first), then sends
+ * the process SIGALRM; feed(arg) makes fd ready after 100 ms for the taker and again after
+ * FALLBACK_MS for main's call, should it go on.  Those threads block SIGALRM, so it goes
+ * to main.  Which thread the kernel wakes is its race: only the facts are printed. */
+#define FALLBACK_MS 1000
+
+struct taker {
+    pthread_t t;
+    int fd;
+    int (*take)(int fd);
+    struct later *first, *fallback;
+    long long t0;
+};
+
+static void *taker_main(void *p)
+{
+    struct taker *k = p;
+
+    if (k->take(k->fd) >= 0)
+        kill(getpid(), SIGALRM);
+    return NULL;
+}
+
+static struct taker *taker_start(int (*take)(int fd), int fd, void (*feed)(void *), void *arg)
+{
+    struct taker *k = calloc(1, sizeof *k);
+    sigset_t alrm, old;
+
+    k->fd = fd;
+    k->take = take;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &alrm, &old);
+    if (pthread_create(&k->t, NULL, taker_main, k))
+        setup_failed("pthread_create");
+    k->first = after(100, feed, arg);
+    k->fallback = after(FALLBACK_MS, feed, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    usleep(20000);
+    k->t0 = now_ms();
+    return k;
+}
+
+/* A take and a feed for a pipe: one byte. */
+static int take_byte(int fd)
+{
+    char c;
+
+    return (int)read(fd, &c, 1) - 1;
+}
+
+static void put_byte(void *fd)
+{
+    if (write((int)(intptr_t)fd, "x", 1) != 1)
+        setup_failed("write");
+}
+
+/* After main's call returned r (errno e): what it saw, whether it ended before the
+ * fallback; then the threads end (the taker's signal is caught before anything is said). */
+static void taker_end(struct taker *k, const char *call, long r, int e)
+{
+    long long ms = now_ms() - k->t0;
+
+    finish(k->first);
+    finish(k->fallback);
+    pthread_join(k->t, NULL);
+    say("%s got its data or was interrupted: %s", call,
+        r >= 0 || e == EINTR ? "yes" : errname(e));
+    say("%s ended before the fallback: %s", call, ms < FALLBACK_MS * 7 / 10 ? "yes" : "no");
+    free(k);
+}
+
 #endif

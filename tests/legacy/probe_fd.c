@@ -252,6 +252,25 @@ SCENARIO(accept_unix_shutdown_wakes)
     finish(t);
 }
 
+/* accept woken for a connection another thread takes first, a signal before it waits
+ * again (probe.h, struct taker): interrupted, as the kernel's accept is. */
+static int take_conn(int fd)
+{
+    return accept(fd, NULL, NULL);
+}
+
+SCENARIO(accept_signal_between_waits)
+{
+    int l = tcp_listener(4, &target);
+    struct taker *k;
+    long r;
+
+    catch_signal(SIGALRM, 0);
+    k = taker_start(take_conn, l, do_connect, NULL);
+    r = accept(l, NULL, NULL);
+    taker_end(k, "accept", r, errno);
+}
+
 /* Another thread closes the listener under accept: the kernel's accept holds the socket
  * and goes on waiting, here until a signal ends it (found by fuzz/green_fuzz.c). */
 SCENARIO(accept_closed_while_waiting)

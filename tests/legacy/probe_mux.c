@@ -399,53 +399,20 @@ SCENARIO(poll_errors)
     CALL(poll(many, (nfds_t)rl.rlim_cur + 1, 100));
 }
 
-/* poll is woken by data another thread takes first, and a signal comes before poll waits
- * again: the kernel's poll, blocked all along, either saw the data (1) or is interrupted
- * (EINTR); it never sleeps on to its timeout, and neither may the shim's, whose hub saw
- * the handler run while poll's thread was not waiting.  The taker waits on the pipe before
- * poll does, so the shim wakes it first.  Which of the two results comes is the kernel's
- * race, so only the facts are printed. */
-static int take_fd;
-
-static void *take_then_signal(void *arg)
-{
-    char c;
-
-    (void)arg;
-    if (read(take_fd, &c, 1) == 1)
-        kill(getpid(), SIGALRM);
-    return NULL;
-}
-
+/* poll woken by data another thread takes first, a signal before it waits again (probe.h,
+ * struct taker): the kernel's poll saw the data or is interrupted, never sleeps on. */
 SCENARIO(poll_signal_between_waits)
 {
-    int p[2], r, e;
+    int p[2], r;
     struct pollfd f;
-    struct later *l;
-    pthread_t taker;
-    sigset_t alrm, old;
-    long long t0;
+    struct taker *k;
 
     SETUP(pipe(p));
     catch_signal(SIGALRM, 0);
-    take_fd = p[0];
-    sigemptyset(&alrm);
-    sigaddset(&alrm, SIGALRM);
-    pthread_sigmask(SIG_BLOCK, &alrm, &old); /* the taker's mask: the signal goes to main */
-    SETUP(pthread_create(&taker, NULL, take_then_signal, NULL) == 0 ? 0 : -1);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    usleep(20000);
-    l = after_write(100, p[1], "x");
+    k = taker_start(take_byte, p[0], put_byte, (void *)(intptr_t)p[1]);
     f = (struct pollfd){p[0], POLLIN, 0};
-    t0 = now_ms();
     r = poll(&f, 1, 3000);
-    e = errno;
-    t0 = now_ms() - t0;
-    finish(l);
-    pthread_join(taker, NULL); /* its signal is caught before anything is printed */
-    say("poll saw the data or was interrupted: %s",
-        r == 1 || (r < 0 && e == EINTR) ? "yes" : "no");
-    say("poll ended before its timeout: %s", t0 < 1500 ? "yes" : "no");
+    taker_end(k, "poll", r, errno);
 }
 
 SCENARIO(poll_timeout_eintr)

@@ -703,6 +703,34 @@ SCENARIO(write_sndtimeo_partial)
     free(p);
 }
 
+/* read woken by a byte another thread takes first, a signal before it waits again (probe.h,
+ * struct taker): interrupted as the kernel's read is, or, with SA_RESTART, it goes on. */
+SCENARIO(read_signal_between_waits)
+{
+    int p[2];
+    long r;
+    struct taker *k;
+
+    SETUP(pipe(p));
+    catch_signal(SIGALRM, 0);
+    k = taker_start(take_byte, p[0], put_byte, (void *)(intptr_t)p[1]);
+    r = read(p[0], buf, 1);
+    taker_end(k, "read", r, errno);
+}
+
+SCENARIO(read_restart_between_waits)
+{
+    int p[2];
+    long r;
+    struct taker *k;
+
+    SETUP(pipe(p));
+    catch_signal(SIGALRM, SA_RESTART);
+    k = taker_start(take_byte, p[0], put_byte, (void *)(intptr_t)p[1]);
+    r = read(p[0], buf, 1);
+    taker_end(k, "read", r, errno);
+}
+
 /* SA_RESTART does not restart a send that already moved bytes: the partial count. */
 SCENARIO(write_sa_restart_partial)
 {

@@ -81,6 +81,8 @@
     X(rw, read, read_eventfd_nonblock, "EAGAIN")                                            \
     X(rw, read, read_eventfd_waits, "value 1")                                              \
     X(rw, read, read_regular_file, "got: \"file data\"")                                    \
+    X(rw, read, read_signal_between_waits, "ended before the fallback: yes")                \
+    X(rw, read, read_restart_between_waits, "interrupted: yes")                             \
     /* write */                                                                             \
     SEND_CASES(X, write)                                                                    \
     X(rw, write, write_big_blocking, "= full")                                              \
@@ -216,6 +218,7 @@
     X(fd, accept, accept_efault, "EFAULT")                                                  \
     X(fd, accept, accept_shutdown_wakes, "EINVAL")                                          \
     X(fd, accept, accept_closed_while_waiting, "EINTR")                                     \
+    X(fd, accept, accept_signal_between_waits, "ended before the fallback: yes")            \
     X(fd, accept, accept_unix_shutdown, "EINVAL")                                           \
     X(fd, accept, accept_unix_shut_wr_waits, "EINTR")                                       \
     X(fd, accept, accept_unix_shutdown_wakes, "EINVAL")                                     \
@@ -280,7 +283,7 @@
     X(mux, poll, poll_no_events_hup, "revents[0] 0x10")                                     \
     X(mux, poll, poll_pri_rdhup_idle, "cpu under 150ms: yes")                               \
     X(mux, poll, poll_closed_then_eintr, "revents[0] 0x20")                                 \
-    X(mux, poll, poll_signal_between_waits, "ended before its timeout: yes")               \
+    X(mux, poll, poll_signal_between_waits, "ended before the fallback: yes")              \
     X(mux, poll, poll_close_holds_file, "revents[1] 0")                                     \
     X(mux, poll, poll_pollout_full, "waited >=40ms: yes")                                   \
     X(mux, poll, poll_no_fds, "waited >=80ms: yes")                                         \
