@@ -104,6 +104,7 @@ ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
     size_t done = 0, want;
     struct green__fd f;
     int64_t deadline = GREEN_NO_DEADLINE, timeo;
+    struct green__intr_span span = {0};
     int e, plain, file;
 
     e = errno;
@@ -136,8 +137,10 @@ ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
 
     for (;;) {
         if (r >= 0) {
+            int ended = r > 0 && done == 0 && green__intr_span_moved(&span);
+
             done += (size_t)r;
-            if (!all || r == 0 || (size_t)r >= want)
+            if (ended || !all || r == 0 || (size_t)r >= want)
                 break;
             want -= (size_t)r;
             advance(op, (size_t)r, copy);
@@ -148,11 +151,15 @@ ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
         if (!file) {
             /* A socket timeout makes the call one that signals always interrupt; so does
              * a transfer already under way (the kernel returns the count so far even
-             * with SA_RESTART). */
-            green__intr_begin(timeo > 0 || done > 0 ? GREEN_INTR_ALWAYS
-                                                    : GREEN_INTR_RESTARTABLE);
-            int w = green__hub_wait_io(&op->fd, NULL, op->events, deadline);
-            green__intr_end();
+             * with SA_RESTART).  Handlers count from the first wait (of the transfer). */
+            int w = -EINTR;
+
+            if (!green__intr_span_begin(&span, timeo > 0 || done > 0
+                                                   ? GREEN_INTR_ALWAYS
+                                                   : GREEN_INTR_RESTARTABLE)) {
+                w = green__hub_wait_io(&op->fd, NULL, op->events, deadline);
+                green__intr_end();
+            }
             if (w < 0) {
                 if (w == -ECANCELED)
                     green__api_result(w);

@@ -53,8 +53,7 @@ static int poll_now(struct pollfd *fds, nfds_t n, const sigset_t *mask)
 struct follow {
     int small[64], *fd;
     nfds_t n;
-    int waited;     /* the call has waited before; */
-    unsigned since; /* green__signal_seq at its first wait */
+    struct green__intr_span span; /* the call's waits */
 };
 
 static void unfollow(struct follow *f, const struct pollfd *fds)
@@ -85,11 +84,7 @@ static int wait_pollfds(const struct pollfd *fds, nfds_t n, int64_t deadline,
         f->fd[i] = fds[i].fd;
     if (mask)
         sigprocmask(SIG_SETMASK, mask, &old);
-    if (!f->waited) {
-        f->waited = 1;
-        f->since = __atomic_load_n(&green__signal_seq, __ATOMIC_ACQUIRE);
-    }
-    if (green__intr_begin_since(f->since)) {
+    if (green__intr_span_begin(&f->span, GREEN_INTR_ALWAYS)) {
         w = -EINTR; /* a handler ran between this call's waits (a wake another took) */
     } else {
         w = green__hub_wait_pollfds(fds, n, f->n ? f->fd : NULL, deadline, what);

@@ -126,20 +126,26 @@ static size_t watch_children(pid_t pid, struct pollfd **pfds, size_t *cap)
     return n;
 }
 
-/* Wait until a child pid may name has changed state.  0, or -1 with errno set. */
-static int wait_children(pid_t pid)
+/* Wait until a child pid may name has changed state.  0, or -1 with errno set.  span: the
+ * call's waits (a handler that runs between two of them ends it too). */
+static int wait_children(pid_t pid, struct green__intr_span *span)
 {
     size_t cap = 16, n;
-    struct pollfd *pfds = malloc(cap * sizeof *pfds);
+    struct pollfd *pfds;
     uint64_t drain;
     int w;
 
+    if (green__intr_span_begin(span, GREEN_INTR_RESTARTABLE)) {
+        errno = EINTR;
+        return -1;
+    }
+    pfds = malloc(cap * sizeof *pfds);
     if (!pfds) {
+        green__intr_end();
         errno = ENOMEM;
         return -1;
     }
     n = watch_children(pid, &pfds, &cap);
-    green__intr_begin(GREEN_INTR_RESTARTABLE);
     w = green__hub_wait_pollfds(pfds, n, NULL,
                                 __atomic_load_n(&no_pidfds, __ATOMIC_RELAXED)
                                     ? green_now() + CHILD_POLL_NS : GREEN_NO_DEADLINE,
@@ -161,6 +167,7 @@ static int wait_children(pid_t pid)
 
 GREEN_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 {
+    struct green__intr_span span = {0};
     pid_t r;
     int caller_errno = errno;
 
@@ -172,7 +179,7 @@ GREEN_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
             errno = caller_errno; /* listing the children may have set it */
         if (r != 0)
             return r;
-        if (wait_children(pid) < 0)
+        if (wait_children(pid, &span) < 0)
             return -1;
     }
 }
@@ -194,6 +201,7 @@ GREEN_EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
 
 GREEN_EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
 {
+    struct green__intr_span span = {0};
     pid_t pid;
     int r;
 
@@ -209,7 +217,7 @@ GREEN_EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
             errno = caller_errno;
         if (r < 0 || info->si_pid != 0)
             return r;
-        if (wait_children(pid) < 0)
+        if (wait_children(pid, &span) < 0)
             return -1;
     }
 }

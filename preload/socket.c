@@ -193,15 +193,20 @@ static int ready_result(int w, int timeout_errno)
  * call goes on with its files when another thread closes a number under it, as the
  * kernel's holds them: *fdp, and *held (or NULL: another file the call uses, not waited
  * on), follow their files to the hidden numbers they move to (green__fd_park_waiters),
- * which the caller gives back at the end (green__fd_unpark). */
-static int wait_follow(int *fdp, int *held, int events, int64_t deadline, int timeout_errno)
+ * which the caller gives back at the end (green__fd_unpark).  span: the call's waits
+ * (a handler between two of them ends it too); moved: the call has transferred data, so
+ * any handler ends it, with the count. */
+static int wait_follow(struct green__intr_span *span, size_t moved, int *fdp, int *held,
+                       int events, int64_t deadline, int timeout_errno)
 {
-    int w;
+    int w = -EINTR;
 
-    green__intr_begin(deadline != GREEN_NO_DEADLINE ? GREEN_INTR_ALWAYS
-                                                    : GREEN_INTR_RESTARTABLE);
-    w = green__hub_wait_io(fdp, held, events, deadline);
-    green__intr_end();
+    if (!green__intr_span_begin(span, deadline != GREEN_NO_DEADLINE || moved
+                                          ? GREEN_INTR_ALWAYS
+                                          : GREEN_INTR_RESTARTABLE)) {
+        w = green__hub_wait_io(fdp, held, events, deadline);
+        green__intr_end();
+    }
     return ready_result(w, timeout_errno);
 }
 
@@ -246,6 +251,7 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
 {
     int64_t deadline = GREEN_NO_DEADLINE;
     struct timespec t;
+    struct green__intr_span span = {0};
     unsigned done = 0;
     int r, cur = fd, caller_errno = errno;
 
@@ -261,15 +267,17 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
     for (;;) {
         r = REAL(recvmmsg)(cur, vec + done, vlen - done, flags | MSG_DONTWAIT, NULL);
         if (r > 0) {
+            int ended = done == 0 && green__intr_span_moved(&span);
+
             done += (unsigned)r;
-            if (done == vlen || (flags & MSG_WAITFORONE) ||
+            if (ended || done == vlen || (flags & MSG_WAITFORONE) ||
                 (timeout && green_now() >= deadline))
                 break;
         } else if (r < 0 && (errno != EAGAIN || user_nonblock(cur))) {
             break;
         }
-        if ((r = wait_follow(&cur, NULL, GREEN_READ, timeout_deadline(cur, GREEN_READ),
-                             EAGAIN)) < 0)
+        if ((r = wait_follow(&span, done, &cur, NULL, GREEN_READ,
+                             timeout_deadline(cur, GREEN_READ), EAGAIN)) < 0)
             break;
     }
     green__fd_unpark(fd, cur);
@@ -279,6 +287,7 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
 GREEN_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
 {
     int64_t deadline = GREEN_NO_DEADLINE;
+    struct green__intr_span span = {0};
     unsigned done = 0;
     int r, cur = fd, caller_errno = errno;
 
@@ -287,15 +296,17 @@ GREEN_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
     for (;;) {
         r = REAL(sendmmsg)(cur, vec + done, vlen - done, flags | MSG_DONTWAIT);
         if (r > 0) {
+            int ended = done == 0 && green__intr_span_moved(&span);
+
             done += (unsigned)r;
-            if (done == vlen)
+            if (ended || done == vlen)
                 break;
         } else if ((r < 0 && (errno != EAGAIN || user_nonblock(cur))) || r == 0) {
             break;
         }
         if (deadline == GREEN_NO_DEADLINE)
             deadline = timeout_deadline(cur, GREEN_WRITE);
-        if ((r = wait_follow(&cur, NULL, GREEN_WRITE, deadline, EAGAIN)) < 0)
+        if ((r = wait_follow(&span, done, &cur, NULL, GREEN_WRITE, deadline, EAGAIN)) < 0)
             break;
         if ((r = pending_error(cur))) {
             errno = r;
@@ -346,6 +357,7 @@ static int unix_listener_shut(int fd)
 GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
     int64_t deadline = GREEN_NO_DEADLINE;
+    struct green__intr_span span = {0};
     int r, nb = 0, caller_errno = errno, cur = fd, woke = 0;
 
     if (green__bypass(GREEN_F_SOCKET))
@@ -366,7 +378,7 @@ GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
         }
         if (deadline == GREEN_NO_DEADLINE)
             deadline = timeout_deadline(cur, GREEN_READ);
-        if ((r = wait_follow(&cur, NULL, GREEN_READ, deadline, EAGAIN)) < 0)
+        if ((r = wait_follow(&span, 0, &cur, NULL, GREEN_READ, deadline, EAGAIN)) < 0)
             break;
         woke = 1;
     }
@@ -391,6 +403,7 @@ GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
     int r, w, nb = 0, caller_errno = errno, cur = fd;
     int64_t deadline = GREEN_NO_DEADLINE, pause = 1000000;
+    struct green__intr_span span = {0};
 
     if (green__bypass(GREEN_F_SOCKET))
         return REAL(connect)(fd, addr, len);
@@ -406,10 +419,13 @@ GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
             errno = EAGAIN;
             break;
         }
-        green__intr_begin(GREEN_INTR_RESTARTABLE);
-        w = green__hub_wait_io(&cur, NULL, 0,
-                               green_now() + pause < deadline ? green_now() + pause : deadline);
-        green__intr_end();
+        w = -EINTR;
+        if (!green__intr_span_begin(&span, GREEN_INTR_RESTARTABLE)) {
+            w = green__hub_wait_io(&cur, NULL, 0, green_now() + pause < deadline
+                                                       ? green_now() + pause
+                                                       : deadline);
+            green__intr_end();
+        }
         if (w < 0 && w != -ETIMEDOUT) {
             green__api_result(w);
             errno = -w;
@@ -421,7 +437,7 @@ GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
     }
     while (r < 0 && errno == EINPROGRESS) {
         /* SO_SNDTIMEO expiry leaves it in progress, as the kernel reports. */
-        if (wait_follow(&cur, NULL, GREEN_WRITE, timeout_deadline(cur, GREEN_WRITE),
+        if (wait_follow(&span, 0, &cur, NULL, GREEN_WRITE, timeout_deadline(cur, GREEN_WRITE),
                         EINPROGRESS) < 0)
             break;
         WITH_NONBLOCK(cur, nb, r, REAL(connect)(cur, addr, len));
@@ -437,6 +453,7 @@ GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
 {
     int64_t deadline = GREEN_NO_DEADLINE;
+    struct green__intr_span span = {0};
     size_t done = 0;
     ssize_t r;
     int nb = 0, caller_errno = errno, cur_out = out, cur_in = in;
@@ -449,15 +466,18 @@ GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
         if (nb)
             break;
         if (r > 0) {
+            int ended = done == 0 && green__intr_span_moved(&span);
+
             done += (size_t)r;
-            if (done == count)
+            if (ended || done == count)
                 break;
         } else if (r == 0 || errno != EAGAIN) {
             break; /* r == 0: the end of the input file */
         }
         if (deadline == GREEN_NO_DEADLINE)
             deadline = timeout_deadline(cur_out, GREEN_WRITE);
-        if ((r = wait_follow(&cur_out, &cur_in, GREEN_WRITE, deadline, EAGAIN)) < 0)
+        if ((r = wait_follow(&span, done, &cur_out, &cur_in, GREEN_WRITE, deadline, EAGAIN)) <
+            0)
             break;
     }
     green__fd_unpark(out, cur_out);
@@ -472,6 +492,7 @@ GREEN_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 GREEN_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t len,
                             unsigned flags)
 {
+    struct green__intr_span span = {0};
     ssize_t r;
     int caller_errno = errno, cur_in = in, cur_out = out;
 
@@ -485,8 +506,10 @@ GREEN_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t
         }
         if (errno != EAGAIN || user_nonblock(cur_in) || user_nonblock(cur_out))
             break;
-        if ((r = wait_follow(&cur_in, &cur_out, GREEN_READ, GREEN_NO_DEADLINE, EAGAIN)) < 0 ||
-            (r = wait_follow(&cur_out, &cur_in, GREEN_WRITE, GREEN_NO_DEADLINE, EAGAIN)) < 0)
+        if ((r = wait_follow(&span, 0, &cur_in, &cur_out, GREEN_READ, GREEN_NO_DEADLINE,
+                             EAGAIN)) < 0 ||
+            (r = wait_follow(&span, 0, &cur_out, &cur_in, GREEN_WRITE, GREEN_NO_DEADLINE,
+                             EAGAIN)) < 0)
             break;
     }
     green__fd_unpark(in, cur_in);

@@ -460,20 +460,50 @@ static inline void green__intr_begin(int intr)
     t->intr = (uint8_t)intr;
     t->intr_seq = __atomic_load_n(&green__signal_seq, __ATOMIC_ACQUIRE);
 }
-/* The same for a later wait of one call that waits more than once (woken for an fd that
- * another thread drained first): handlers count from `since`, the green__signal_seq at
- * the call's first wait, since the kernel's call was blocked all along.  Returns 1,
- * beginning nothing, if a handler (any: GREEN_INTR_ALWAYS) already ran since then: the
- * call is interrupted.  The hub cannot tell it, having seen that handler while the thread
- * was not waiting. */
-static inline int green__intr_begin_since(unsigned since)
+/* The waits of one call that waits more than once (woken for an fd another thread drained
+ * first, ...): the kernel's call was blocked all along, so a handler that ran between two
+ * of them, which the hub saw while the thread was not waiting, still ends the call.
+ * Handlers count from the span's first wait; a call whose class changes (a transfer got
+ * under way) starts a new span there (green__intr_span_moved). */
+struct green__intr_span {
+    unsigned since; /* green__signal_seq at the span's first wait */
+    uint8_t begun;
+    uint8_t intr;   /* the class of its last wait */
+};
+/* Has a handler that ends an intr wait run since span s began? */
+static inline int green__intr_span_ended(const struct green__intr_span *s, int intr)
+{
+    unsigned seq = __atomic_load_n(intr == GREEN_INTR_ALWAYS ? &green__signal_seq
+                                                             : &green__signal_norestart_seq,
+                                   __ATOMIC_ACQUIRE);
+
+    return s->begun && (intr == GREEN_INTR_ALWAYS ? seq != s->since : (int)(seq - s->since) > 0);
+}
+/* The first bytes of a call moved: from here any handler ends it (with the count), so a
+ * new span begins.  Returns 1 if one that ends its waits already ran: the kernel's call
+ * ended there, and this one ends now, with the count. */
+static inline int green__intr_span_moved(struct green__intr_span *s)
+{
+    int ended = green__intr_span_ended(s, s->intr);
+
+    s->begun = 0;
+    return ended;
+}
+/* green__intr_begin for a wait of span s; returns 1, beginning nothing, if the call is
+ * already interrupted (green__intr_span_ended). */
+static inline int green__intr_span_begin(struct green__intr_span *s, int intr)
 {
     struct green_thread *t = green__current();
 
-    if (__atomic_load_n(&green__signal_seq, __ATOMIC_ACQUIRE) != since)
+    if (green__intr_span_ended(s, intr))
         return 1;
-    t->intr = GREEN_INTR_ALWAYS;
-    t->intr_seq = since;
+    if (!s->begun) {
+        s->begun = 1;
+        s->since = __atomic_load_n(&green__signal_seq, __ATOMIC_ACQUIRE);
+    }
+    s->intr = (uint8_t)intr;
+    t->intr = (uint8_t)intr;
+    t->intr_seq = s->since;
     return 0;
 }
 static inline void green__intr_end(void)
