@@ -98,6 +98,7 @@
     X(rw, write, write_sndtimeo_partial, "partial")                                         \
     X(rw, write, write_sa_restart_partial, "partial +ALRM")                                 \
     X(rw, write, write_eintr_partial, "partial +ALRM")                                      \
+    X(rw, write, write_interrupted_fills_buffers, "buffers full: yes")                      \
     /* readv */                                                                             \
     RECEIVE_CASES(X, readv)                                                                 \
     X(rw, readv, readv_data, "b: \" world\"")                                               \
