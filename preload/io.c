@@ -148,7 +148,10 @@ ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
             e = errno;
             break;
         }
-        if (!file) {
+        /* After a part moved, the kernel's call copies on while there is room (or data):
+         * so does this one, waiting only when the non-blocking call said EAGAIN (POLLOUT
+         * comes only when a third of a socket's buffer is free). */
+        if (!file && (r < 0 || plain)) {
             /* A socket timeout makes the call one that signals always interrupt; so does
              * a transfer already under way (the kernel returns the count so far even
              * with SA_RESTART).  Handlers count from the first wait (of the transfer). */
