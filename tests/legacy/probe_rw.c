@@ -999,6 +999,55 @@ SCENARIO(recv_shutdown_wakes)
     CALL(recv(s[0], buf, 4, 0));
 }
 
+/* A datagram socket shut down for reading: a blocking receive says 0 (its non-blocking
+ * form says EAGAIN while poll says readable: the shim spun until a signal; found by
+ * fuzz/green_fuzz.c), at once or waking.  Unix and UDP; an unconnected UDP socket's
+ * shutdown says ENOTCONN and still wakes the receiver, the usual way to stop one. */
+SCENARIO(recv_dgram_shutdown)
+{
+    int s[2];
+
+    dgram_pair(s);
+    CALL(write(s[1], "ab", 2));
+    CALL(shutdown(s[0], SHUT_RD));
+    bytes("queued", buf, CALL(recv(s[0], buf, 4, 0)));
+    CALL(read(s[0], buf, 4));
+    CALL(recvfrom(s[0], buf, 4, 0, NULL, NULL));
+    CALL(recv(s[0], buf, 4, MSG_WAITALL));
+    CALL(recv(s[1], buf, 4, MSG_DONTWAIT));
+    CALL(shutdown(s[1], SHUT_WR));
+    CALL(recv(s[1], buf, 4, MSG_DONTWAIT));
+    set_nonblock(s[0], 1);
+    CALL(recv(s[0], buf, 4, 0));
+}
+
+SCENARIO(recv_dgram_shutdown_wakes)
+{
+    int s[2];
+    struct later *l;
+
+    dgram_pair(s);
+    l = after(50, do_shutdown_rd, (void *)(intptr_t)s[0]);
+    CALL(recv(s[0], buf, 4, 0));
+    finish(l);
+}
+
+static void do_shutdown_rdwr(void *p)
+{
+    say("shutdown: %s", shutdown((int)(intptr_t)p, SHUT_RDWR) ? errname(errno) : "0");
+}
+
+SCENARIO(recvfrom_udp_shutdown_wakes)
+{
+    struct sockaddr_in a;
+    int u = bound(SOCK_DGRAM, &a);
+    struct later *l = after(50, do_shutdown_rdwr, (void *)(intptr_t)u);
+
+    CALL(recvfrom(u, buf, sizeof buf, 0, NULL, NULL));
+    finish(l);
+    CALL(recvfrom(u, buf, sizeof buf, 0, NULL, NULL));
+}
+
 /* -------------------------------------------------------------- recvfrom */
 
 SCENARIO(recvfrom_udp)

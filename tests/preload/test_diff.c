@@ -126,6 +126,9 @@
     X(rw, recv, recv_zero_len, "EAGAIN")                                                    \
     X(rw, recv, recv_efault, "EFAULT")                                                      \
     X(rw, recv, recv_shutdown_wakes, "4, 0) = 0")                                           \
+    X(rw, recv, recv_dgram_shutdown, "MSG_WAITALL) = 0")                                    \
+    X(rw, recv, recv_dgram_shutdown_wakes, "4, 0) = 0")                                     \
+    X(rw, recv, recvfrom_udp_shutdown_wakes, "NULL) = 0")                                   \
     /* recvfrom */                                                                          \
     RECEIVE_CASES(X, recvfrom)                                                              \
     CHK_CASES(X, recvfrom_chk)                                                              \
