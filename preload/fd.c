@@ -291,3 +291,12 @@ void green__fd_unpark(int fd, int cur)
     }
     errno = e;
 }
+
+int green__fd_read_shut(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    int e = errno, r = REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLRDHUP);
+
+    errno = e;
+    return r;
+}

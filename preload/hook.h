@@ -115,6 +115,13 @@ int green__fd_park_waiters(int fd);
  * left as the call set it. */
 void green__fd_unpark(int fd, int cur);
 
+/* Is fd's socket shut down for reading where its non-blocking call cannot say so?  A
+ * datagram socket's receive, and a Unix listener's accept, then say EAGAIN while the
+ * socket polls readable; the kernel's blocking calls say 0 and EINVAL.  The hooks ask after
+ * a wake that found nothing (so nothing is spent on the common path): POLLRDHUP is set on
+ * such sockets only by that shutdown.  errno is kept. */
+int green__fd_read_shut(int fd);
+
 /* Robust mutexes (sync.c) held by the calling green pthread (thread.c keeps the list). */
 void green__robust_held(green_mutex_t *m, int held);
 /* The calling green pthread ends: its robust mutexes are released with "owner died". */

@@ -105,7 +105,7 @@ ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
     struct green__fd f;
     int64_t deadline = GREEN_NO_DEADLINE, timeo;
     struct green__intr_span span = {0};
-    int e, plain, file;
+    int e, plain, file, woke = 0;
 
     e = errno;
     want = all ? op_len(op) : 0;
@@ -147,6 +147,14 @@ ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
         } else if (r != NOWAIT_UNSUPPORTED && errno != EAGAIN) {
             e = errno;
             break;
+        } else if (woke && op->events == GREEN_READ && f.kind == GREEN_FD_SOCKET &&
+                   green__fd_read_shut(op->fd)) {
+            /* A datagram socket shut down for reading: the blocking call no longer waits,
+             * and says 0 (with the message fields) as the kernel's does. */
+            if ((r = op->call(op, 0)) >= 0)
+                done += (size_t)r;
+            e = errno;
+            break;
         }
         /* After a part moved, the kernel's call copies on while there is room (or data):
          * so does this one, waiting only when the non-blocking call said EAGAIN (POLLOUT
@@ -162,6 +170,7 @@ ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
                                                    : GREEN_INTR_RESTARTABLE)) {
                 w = green__hub_wait_io(&op->fd, NULL, op->events, deadline);
                 green__intr_end();
+                woke = 1;
             }
             if (w < 0) {
                 if (w == -ECANCELED)

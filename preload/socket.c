@@ -253,7 +253,7 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
     struct timespec t;
     struct green__intr_span span = {0};
     unsigned done = 0;
-    int r, cur = fd, caller_errno = errno;
+    int r, cur = fd, caller_errno = errno, woke = 0;
 
     /* vlen 0 asks for nothing: the kernel answers 0 at once. */
     if (green__bypass(GREEN_F_SOCKET) || (flags & (MSG_DONTWAIT | MSG_ERRQUEUE)) || !vlen)
@@ -275,10 +275,17 @@ GREEN_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
                 break;
         } else if (r < 0 && (errno != EAGAIN || user_nonblock(cur))) {
             break;
+        } else if (r < 0 && woke && green__fd_read_shut(cur)) {
+            /* Shut down for reading (see green__fd_read_shut): the blocking call no
+             * longer waits, and fills the slots left as the kernel's does. */
+            if ((r = REAL(recvmmsg)(cur, vec + done, vlen - done, flags, NULL)) > 0)
+                done += (unsigned)r;
+            break;
         }
         if ((r = wait_follow(&span, done, &cur, NULL, GREEN_READ,
                              timeout_deadline(cur, GREEN_READ), EAGAIN)) < 0)
             break;
+        woke = 1;
     }
     green__fd_unpark(fd, cur);
     return done ? (int)ok(caller_errno, done) : r;
@@ -343,15 +350,6 @@ static int made_socket(int r, int *fds, int n);
         errno = e_;                                                                         \
     } while (0)
 
-/* A Unix listener shut down for reading polls readable (and POLLRDHUP) while its
- * non-blocking accept says EAGAIN; the kernel's blocking accept says EINVAL. */
-static int unix_listener_shut(int fd)
-{
-    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
-
-    return REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLRDHUP);
-}
-
 /* accept follows its listener when another thread closes it (wait_follow): the kernel's
  * accept goes on waiting on the socket it holds. */
 GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
@@ -371,8 +369,7 @@ GREEN_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
         }
         if (nb || errno != EAGAIN)
             break;
-        /* Only after a wake said ready: nothing is spent on the common path. */
-        if (woke && unix_listener_shut(cur)) {
+        if (woke && green__fd_read_shut(cur)) {
             errno = EINVAL;
             break;
         }

@@ -31,6 +31,7 @@
     X(rw, call, call##_closed, "EBADF")                                                     \
     X(rw, call, call##_eof, "got: \"ab\"")                                                  \
     X(rw, call, call##_eof_while_waiting, "exit 0")                                         \
+    X(rw, call, call##_dgram_shutdown, "= 0")                                               \
     X(rw, call, call##_waits_for_data, "got: \"late\"")                                     \
     X(rw, call, call##_nonblock, "EAGAIN")                                                  \
     X(rw, call, call##_rcvtimeo, "waited >=80ms: yes")                                      \
@@ -126,9 +127,8 @@
     X(rw, recv, recv_zero_len, "EAGAIN")                                                    \
     X(rw, recv, recv_efault, "EFAULT")                                                      \
     X(rw, recv, recv_shutdown_wakes, "4, 0) = 0")                                           \
-    X(rw, recv, recv_dgram_shutdown, "MSG_WAITALL) = 0")                                    \
-    X(rw, recv, recv_dgram_shutdown_wakes, "4, 0) = 0")                                     \
     X(rw, recv, recvfrom_udp_shutdown_wakes, "NULL) = 0")                                   \
+    X(rw, recv, recvmmsg_dgram_shutdown_slots, "lengths 2 0 0")                             \
     /* recvfrom */                                                                          \
     RECEIVE_CASES(X, recvfrom)                                                              \
     CHK_CASES(X, recvfrom_chk)                                                              \
