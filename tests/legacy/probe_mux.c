@@ -728,6 +728,38 @@ SCENARIO(epoll_edge_oneshot)
     finish(l);
 }
 
+/* Another thread closes the epoll descriptor under epoll_wait, and its number is reused:
+ * the kernel's epoll_wait holds the epoll file and goes on waiting on it, and reports the
+ * event that comes later. */
+static int ep_reused;
+
+static void close_and_reuse(void *p)
+{
+    int q[2];
+
+    close((int)(intptr_t)p);
+    if (pipe(q) < 0)
+        setup_failed("pipe");
+    ep_reused = q[0] == (int)(intptr_t)p;
+}
+
+SCENARIO(epoll_epfd_closed_while_waiting)
+{
+    int s[2], ep, n;
+    struct epoll_event ev[4];
+    struct later *c, *w;
+
+    pair(s);
+    ep = epoll_on(s[0], EPOLLIN);
+    c = after(50, close_and_reuse, (void *)(intptr_t)ep);
+    w = after_write(150, s[1], "x");
+    n = (int)CALL(epoll_wait(ep, ev, 4, 2000));
+    events(ev, n);
+    finish(c);
+    finish(w);
+    say("the number was reused: %s", ep_reused ? "yes" : "no");
+}
+
 SCENARIO(epoll_pwait_mask_unblocks)
 {
     long long t0;

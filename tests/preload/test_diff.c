@@ -322,6 +322,7 @@
     X(mux, epoll, epoll_errors, "EBADF")                                                    \
     X(mux, epoll, epoll_edge_oneshot, "epoll_wait(one, ev, 4, 50) = 0")                     \
     X(mux, epoll, epoll_pwait_mask_unblocks, "EINTR")                                       \
+    X(mux, epoll, epoll_epfd_closed_while_waiting, "4, 2000) = 1")                          \
     /* sleep */                                                                             \
     X(time, sleep, sleep_zero, "usleep(0) = 0")                                             \
     X(time, sleep, usleep_short, "waited >=80ms: yes")                                      \
