@@ -358,25 +358,30 @@ static int green_epoll(int epfd, struct epoll_event *ev, int max, int64_t deadli
 {
     struct pollfd p = {.fd = epfd, .events = POLLIN};
     struct follow f = {.n = 0};
+    int r, w;
 
+    /* The kernel's epoll_wait holds its epoll file for the whole call: once a wait has
+     * followed it to a hidden number (epfd closed under it), every later look and wait is
+     * on that file, given back at the end. */
     for (;;) {
-        int r = REAL(epoll_pwait)(epfd, ev, max, 0, mask);
-        unfollow(&f, &p);
+        r = REAL(epoll_pwait)(p.fd, ev, max, 0, mask);
         if (r != 0 || deadline <= green_now())
-            return r;
-        r = wait_pollfds(&p, 1, deadline, mask, "epoll_wait", &f);
-        if (r < 0) {
-            unfollow(&f, &p);
-            return r;
+            break;
+        w = wait_pollfds(&p, 1, deadline, mask, "epoll_wait", &f);
+        if (f.n)
+            p.fd = f.fd[0];
+        f.n = 0;
+        if (w < 0) {
+            r = w;
+            break;
         }
-        if (r > 0) {
-            /* On the file the wait followed, if epfd was closed under it: the kernel's
-             * epoll_wait holds its epoll file too. */
-            r = interrupted(REAL(epoll_pwait)(f.n ? f.fd[0] : epfd, ev, max, 0, mask), r);
-            unfollow(&f, &p);
-            return r;
+        if (w > 0) {
+            r = interrupted(REAL(epoll_pwait)(p.fd, ev, max, 0, mask), w);
+            break;
         }
     }
+    green__fd_unpark(epfd, p.fd);
+    return r;
 }
 
 GREEN_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms)
