@@ -2,7 +2,7 @@
  * fd.c — the facts of a descriptor for the slow path (hook.h).
  *
  * Everything the kernel can report is read afresh on each slow call: fstat for the kind,
- * F_GETFL for O_NONBLOCK, getsockopt for the timeouts.  The slow path already waits on the
+ * F_GETFL for O_NONBLOCK, getsockopt for the timeout of the direction the call waits in.  The slow path already waits on the
  * hub (an epoll_ctl and a switch at least), and a cache would go stale whenever the open
  * file changes behind the number (a dup'd descriptor, a raw system call, another process).
  *
@@ -140,7 +140,7 @@ int green__fd_high(int fd, int span)
     return moved;
 }
 
-int green__fd_get(int fd, struct green__fd *f)
+int green__fd_get(int fd, int want, struct green__fd *f)
 {
     struct stat st;
     struct entry *e;
@@ -157,14 +157,16 @@ int green__fd_get(int fd, struct green__fd *f)
         struct timeval tv;
         socklen_t len = sizeof tv;
         f->kind = GREEN_FD_SOCKET;
-        if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0)
+        if ((want & GREEN_READ) &&
+            syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0)
             f->rcvtimeo = timeval_ns(&tv);
         len = sizeof tv;
-        if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) == 0)
+        if ((want & GREEN_WRITE) &&
+            syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) == 0)
             f->sndtimeo = timeval_ns(&tv);
-        if (e && e->neg_rcvtimeo && !f->rcvtimeo)
+        if ((want & GREEN_READ) && e && e->neg_rcvtimeo && !f->rcvtimeo)
             f->rcvtimeo = -1;
-        if (e && e->neg_sndtimeo && !f->sndtimeo)
+        if ((want & GREEN_WRITE) && e && e->neg_sndtimeo && !f->sndtimeo)
             f->sndtimeo = -1;
         break;
     }

@@ -98,8 +98,10 @@ int green__fd_high(int fd, int span);
  * signalfd): above the hub's (16, socket.c) and the hidden ones (64, fd.c). */
 #define GREEN_FD_CALL_SPAN (16 + 64 + 256)
 
-/* The facts of fd now, into *f; -1 with errno set (EBADF) if fd is not open. */
-int green__fd_get(int fd, struct green__fd *f);
+/* The facts of fd now, into *f; -1 with errno set (EBADF) if fd is not open.  want: the
+ * directions (GREEN_READ, GREEN_WRITE) whose socket timeout to read, a system call each;
+ * the other stays 0. */
+int green__fd_get(int fd, int want, struct green__fd *f);
 /* The number no longer names what it did (close, dup2 over it). */
 void green__fd_forget(int fd);
 /* Remember what the kernel will not report. */

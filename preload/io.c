@@ -109,7 +109,7 @@ ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
 
     e = errno;
     want = all ? op_len(op) : 0;
-    if (green__fd_get(op->fd, &f) < 0) {
+    if (green__fd_get(op->fd, op->events, &f) < 0) {
         if (r < 0)
             return -1; /* closed meanwhile: errno is fstat's EBADF */
         errno = caller_errno;

@@ -215,7 +215,7 @@ static int user_nonblock(int fd)
 {
     struct green__fd f;
 
-    return green__fd_get(fd, &f) == 0 && f.nonblock;
+    return green__fd_get(fd, 0, &f) == 0 && f.nonblock;
 }
 
 /* After a wait for room, a sender blocked in the kernel would report a pending socket error
@@ -237,7 +237,7 @@ static int64_t timeout_deadline(int fd, int events)
     struct green__fd f;
     int64_t t;
 
-    if (green__fd_get(fd, &f) < 0)
+    if (green__fd_get(fd, events, &f) < 0)
         return GREEN_NO_DEADLINE;
     t = events & GREEN_READ ? f.rcvtimeo : f.sndtimeo;
     return t > 0 ? green_now() + t : t < 0 ? 0 : GREEN_NO_DEADLINE;

@@ -74,7 +74,7 @@ static int wait_fd(FILE *fp, int events)
     int64_t timeo, deadline = GREEN_NO_DEADLINE;
     int w, cur = p.fd;
 
-    if (REAL(poll)(&p, 1, 0) != 0 || green__fd_get(p.fd, &f) < 0 || f.nonblock ||
+    if (REAL(poll)(&p, 1, 0) != 0 || green__fd_get(p.fd, events, &f) < 0 || f.nonblock ||
         f.kind == GREEN_FD_FILE)
         return 0;
     timeo = events == GREEN_READ ? f.rcvtimeo : f.sndtimeo;

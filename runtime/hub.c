@@ -201,10 +201,6 @@ static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait d
     /* No events: a pause until the deadline that holds a followed fd (green__hub_wait_io). */
     if (!(events & (GREEN_READ | GREEN_WRITE)) && (!follow || deadline == GREEN_NO_DEADLINE))
         return -EINVAL;
-    /* libev asserts (and the process aborts) when epoll_ctl finds the fd invalid, so an
-     * fd that is not open is refused here, with the raw call a hook would not see. */
-    if (syscall(SYS_fcntl, fd, F_GETFD) < 0)
-        return -EBADF;
     if (fd_link(h, &fw, fd) < 0)
         return -ENOMEM;
     fw.thread = t;
@@ -239,6 +235,11 @@ static int wait_fd_as(int fd, int events, int64_t deadline, struct green__wait d
 
 int green__hub_wait_fd(int fd, int events, int64_t deadline)
 {
+    /* libev asserts (and the process aborts) when epoll_ctl finds the fd invalid, so an
+     * fd that is not open is refused here, with the raw call a hook would not see.  The
+     * hooks' green__hub_wait_io skips it: their call on the fd has just said EAGAIN. */
+    if (fd >= 0 && syscall(SYS_fcntl, fd, F_GETFD) < 0)
+        return -EBADF;
     return wait_fd_as(fd, events, deadline,
                       (struct green__wait){.kind = GREEN_WAIT_FD, .killable = 1, .fd = fd,
                                            .events = events, .deadline = deadline},

@@ -528,7 +528,9 @@ int green__hub_wait_fd(int fd, int events, int64_t deadline);
  * goes on, as a system call blocked on a file goes on after close(2).  held (or NULL):
  * another descriptor the call holds without waiting on it (splice's other end, sendfile's
  * input), followed the same way.  events 0, with a deadline: a pause that holds *fdp
- * (-ETIMEDOUT at the deadline), for a call that has nothing to wait for on its file. */
+ * (-ETIMEDOUT at the deadline), for a call that has nothing to wait for on its file.
+ * *fdp must be open: the caller's call on it has just said EAGAIN (or moved bytes), with
+ * no switch since (libev aborts on a descriptor epoll_ctl calls bad). */
 int green__hub_wait_io(int *fdp, int *held, int events, int64_t deadline);
 /* Move fd's following waiters to newfd (a dup of it); returns how many moved.  Waiters
  * that do not follow (poll family) stay, for green__hub_fd_closing. */
