@@ -451,6 +451,24 @@ static int unix_full(struct sockaddr_un *a, socklen_t *len)
     return -1;
 }
 
+/* With SO_SNDTIMEO, a handler ends the wait for room in the backlog even with
+ * SA_RESTART (signal(7): calls with a timeout are never restarted). */
+SCENARIO(connect_unix_full_sndtimeo_restart)
+{
+    struct sockaddr_un a;
+    socklen_t len;
+    int l = unix_full(&a, &len), c = SETUP(socket(AF_UNIX, SOCK_STREAM, 0));
+    long long t0;
+
+    (void)l;
+    set_timeo(c, SO_SNDTIMEO, 2000);
+    catch_signal(SIGALRM, SA_RESTART);
+    alarm_ms(100, 0);
+    t0 = now_ms();
+    CALL(connect(c, (struct sockaddr *)&a, len));
+    prompt(t0, 1000);
+}
+
 SCENARIO(connect_unix_full)
 {
     struct sockaddr_un a;

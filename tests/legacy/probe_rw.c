@@ -808,6 +808,42 @@ SCENARIO(write_interrupted_fills_buffers)
     free(p);
 }
 
+/* A signal goes to the main thread (it does not block it): a blocking write in another
+ * thread, waiting for room while handlers run, is not cut short (the shim once ended it
+ * at its next wait, counting the main thread's handlers as its own). */
+static int bg_fd;
+static long bg_count;
+
+static void *bg_writer(void *p)
+{
+    bg_count = write(bg_fd, p, 4 << 20);
+    return NULL;
+}
+
+SCENARIO(write_in_thread_under_restart_timer)
+{
+    int s[2];
+    char *p = pattern(4 << 20);
+    pthread_t t;
+    long got = 0, r;
+
+    pair(s);
+    catch_signal(SIGALRM, SA_RESTART);
+    bg_fd = s[0];
+    SETUP(pthread_create(&t, NULL, bg_writer, p) == 0 ? 0 : -1);
+    alarm_ms(5, 5);
+    while (got < (4 << 20) && (r = read(s[1], buf, 16384)) > 0) {
+        got += r;
+        usleep(500);
+    }
+    alarm_ms(0, 0);
+    pthread_join(t, NULL);
+    caught[SIGALRM] = reported[SIGALRM] = 0;
+    say("the writer moved all: %s, the reader got all: %s", bg_count == 4 << 20 ? "yes" : "no",
+        got == 4 << 20 ? "yes" : "no");
+    free(p);
+}
+
 /* ----------------------------------------------------------- readv, writev */
 
 SCENARIO(readv_data)
@@ -937,6 +973,22 @@ SCENARIO(recv_waitall)
     CALL(write(s[1], "abc", 3));
     l = after_write(50, s[1], "def");
     bytes("got", buf, CALL(recv(s[0], buf, 6, MSG_WAITALL)));
+    finish(l);
+}
+
+/* MSG_WAITALL is for streams: on a datagram socket recv returns one datagram. */
+SCENARIO(recv_waitall_dgram)
+{
+    int s[2];
+    struct later *l;
+
+    dgram_pair(s);
+    CALL(write(s[1], "0123456789", 10));
+    CALL(write(s[1], "abc", 3));
+    bytes("got", buf, CALL(recv(s[0], buf, 100, MSG_WAITALL)));
+    bytes("got", buf, CALL(recv(s[0], buf, 100, MSG_WAITALL)));
+    l = after_write(50, s[1], "late");
+    bytes("got", buf, CALL(recv(s[0], buf, 100, MSG_WAITALL)));
     finish(l);
 }
 
@@ -1852,9 +1904,11 @@ static long held_splice(void)
     return splice(held_fd[0], NULL, held_fd[1], NULL, 64, 0);
 }
 
-/* splice holds both ends: the socket it waits to read, and the pipe it writes (closed, or
- * replaced with dup2 by a file that then takes nothing). */
-static void splice_closed(int which, int use_dup2)
+/* splice holds both ends: the socket it waits to read, and the pipe it writes (closed, by
+ * close or close_range, or replaced with dup2 by a file that then takes nothing). */
+enum { BY_CLOSE, BY_DUP2, BY_CLOSE_RANGE };
+
+static void splice_closed(int which, int how)
 {
     struct blocked b;
     int s[2], p[2], q[2];
@@ -1866,8 +1920,10 @@ static void splice_closed(int which, int use_dup2)
     held_fd[0] = s[0];
     held_fd[1] = p[1];
     block_in(&b, held_splice);
-    if (use_dup2)
+    if (how == BY_DUP2)
         CALL(dup2(q[1], held_fd[which]) == held_fd[which]);
+    else if (how == BY_CLOSE_RANGE)
+        CALL(close_range((unsigned)held_fd[which], (unsigned)held_fd[which], 0));
     else
         CALL(close(held_fd[which]));
     usleep(100000);
@@ -1881,17 +1937,24 @@ static void splice_closed(int which, int use_dup2)
 
 SCENARIO(splice_in_closed_while_waiting)
 {
-    splice_closed(0, 0);
+    splice_closed(0, BY_CLOSE);
 }
 
 SCENARIO(splice_out_closed_while_waiting)
 {
-    splice_closed(1, 0);
+    splice_closed(1, BY_CLOSE);
 }
 
 SCENARIO(splice_out_dup2_while_waiting)
 {
-    splice_closed(1, 1);
+    splice_closed(1, BY_DUP2);
+}
+
+/* close_range too (the shim once missed it, and its next wait, on the closed number,
+ * aborted in libev). */
+SCENARIO(splice_out_close_range_while_waiting)
+{
+    splice_closed(1, BY_CLOSE_RANGE);
 }
 
 /* stdio: the refill of a line and the flush for room hold the stream's file too. */

@@ -100,6 +100,7 @@
     X(rw, write, write_sa_restart_partial, "partial +ALRM")                                 \
     X(rw, write, write_eintr_partial, "partial +ALRM")                                      \
     X(rw, write, write_interrupted_fills_buffers, "buffers full: yes")                      \
+    X(rw, write, write_in_thread_under_restart_timer, "writer moved all: yes")              \
     /* readv */                                                                             \
     RECEIVE_CASES(X, readv)                                                                 \
     X(rw, readv, readv_data, "b: \" world\"")                                               \
@@ -127,6 +128,7 @@
     X(rw, recv, recv_zero_len, "EAGAIN")                                                    \
     X(rw, recv, recv_efault, "EFAULT")                                                      \
     X(rw, recv, recv_shutdown_wakes, "4, 0) = 0")                                           \
+    X(rw, recv, recv_waitall_dgram, "got: \"0123456789\"")                                  \
     X(rw, recv, recvfrom_udp_shutdown_wakes, "NULL) = 0")                                   \
     X(rw, recv, recvmmsg_dgram_shutdown_slots, "lengths 2 0 0")                             \
     /* recvfrom */                                                                          \
@@ -204,6 +206,7 @@
     X(rw, splice, splice_in_closed_while_waiting, "got: \"spliced\"")                       \
     X(rw, splice, splice_out_closed_while_waiting, "got: \"spliced\"")                      \
     X(rw, splice, splice_out_dup2_while_waiting, "got: \"spliced\"")                        \
+    X(rw, splice, splice_out_close_range_while_waiting, "got: \"spliced\"")                 \
     X(rw, stdio, fgets_closed_while_waiting, "fgets got: \"line\\x0a\"")                    \
     X(rw, stdio, fflush_closed_while_waiting, "fflush(fp) = 0")                             \
     X(rw, stdio, fwrite_closed_while_waiting, "fp) = 3")                                    \
@@ -238,6 +241,7 @@
     X(fd, connect, connect_closed_while_waiting, "EINTR")                                   \
     X(fd, connect, connect_nonblock_backlog, "EINPROGRESS")                                 \
     X(fd, connect, connect_unix_full, "EAGAIN")                                             \
+    X(fd, connect, connect_unix_full_sndtimeo_restart, "EINTR")                             \
     X(fd, connect, connect_unix_full_eintr, "EINTR")                                        \
     X(fd, connect, connect_unix_full_closed_while_waiting, "len) = 0")                      \
     X(fd, connect, connect_unix_errors, "ECONNREFUSED")                                     \
