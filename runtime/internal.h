@@ -470,14 +470,19 @@ struct green__intr_span {
     uint8_t begun;
     uint8_t intr;   /* the class of its last wait */
 };
-/* Has a handler that ends an intr wait run since span s began? */
+/* Has a handler that ends an intr wait run since span s began?  Only the main green
+ * thread's calls are ever interrupted (the kernel gives a process-directed signal to the
+ * main thread, which does not block it): another thread's never are. */
 static inline int green__intr_span_ended(const struct green__intr_span *s, int intr)
 {
-    unsigned seq = __atomic_load_n(intr == GREEN_INTR_ALWAYS ? &green__signal_seq
-                                                             : &green__signal_norestart_seq,
-                                   __ATOMIC_ACQUIRE);
+    unsigned seq;
 
-    return s->begun && (intr == GREEN_INTR_ALWAYS ? seq != s->since : (int)(seq - s->since) > 0);
+    if (!s->begun || green__current() != green__local()->sched.main)
+        return 0;
+    seq = __atomic_load_n(intr == GREEN_INTR_ALWAYS ? &green__signal_seq
+                                                    : &green__signal_norestart_seq,
+                          __ATOMIC_ACQUIRE);
+    return intr == GREEN_INTR_ALWAYS ? seq != s->since : (int)(seq - s->since) > 0;
 }
 /* The first bytes of a call moved: from here any handler ends it (with the count), so a
  * new span begins.  Returns 1 if one that ends its waits already ran: the kernel's call
