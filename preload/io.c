@@ -93,6 +93,14 @@ static ssize_t file_io(struct green__op *op)
     return j.r;
 }
 
+static int stream_socket(int fd)
+{
+    int type = 0;
+    socklen_t len = sizeof type;
+
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
 /* The slow path: the first non-blocking attempt gave r (a count short of what the call
  * must deliver, EAGAIN with r == -1, or NOWAIT_UNSUPPORTED); caller_errno is errno as the
  * program had it before the call. */
@@ -108,13 +116,16 @@ ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
     int e, plain, file, woke = 0;
 
     e = errno;
-    want = all ? op_len(op) : 0;
     if (green__fd_get(op->fd, op->events, &f) < 0) {
         if (r < 0)
             return -1; /* closed meanwhile: errno is fstat's EBADF */
         errno = caller_errno;
         return r;
     }
+    /* MSG_WAITALL is for stream sockets: a datagram (or seqpacket) one returns a message. */
+    if (all && op->events == GREEN_READ && !stream_socket(op->fd))
+        all = 0;
+    want = all ? op_len(op) : 0;
     if (r == NOWAIT_UNSUPPORTED) {
         f.no_nowait = 1;
         green__fd_no_nowait(op->fd);
