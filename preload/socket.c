@@ -417,7 +417,9 @@ GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
             break;
         }
         w = -EINTR;
-        if (!green__intr_span_begin(&span, GREEN_INTR_RESTARTABLE)) {
+        if (!green__intr_span_begin(&span, deadline != GREEN_NO_DEADLINE
+                                               ? GREEN_INTR_ALWAYS
+                                               : GREEN_INTR_RESTARTABLE)) {
             w = green__hub_wait_io(&cur, NULL, 0, green_now() + pause < deadline
                                                        ? green_now() + pause
                                                        : deadline);
