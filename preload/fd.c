@@ -192,7 +192,7 @@ void green__fd_forget(int fd)
 {
     struct entry *e = table ? slot(fd) : NULL;
 
-    if (e)
+    if (e && (e->dev || e->ino)) /* only then: close_range forgets thousands of numbers */
         e->dev = e->ino = 0;
     if (green__fd_is_socket(fd))
         green__sockets[fd] = 0;

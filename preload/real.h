@@ -61,6 +61,8 @@ struct mmsghdr;
     X(ssize_t, sendfile64, (int, int, off_t *, size_t))                                     \
     X(ssize_t, splice, (int, off_t *, int, off_t *, size_t, unsigned))                      \
     X(int, close, (int))                                                                    \
+    X(int, close_range, (unsigned, unsigned, int))                                          \
+    X(void, closefrom, (int))                                                               \
     X(int, shutdown, (int, int))                                                            \
     X(int, dup, (int))                                                                      \
     X(int, dup2, (int, int))                                                                \

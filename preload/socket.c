@@ -486,29 +486,43 @@ GREEN_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
 GREEN_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
     __attribute__((alias("sendfile64")));
 
-/* splice: SPLICE_F_NONBLOCK makes the pipe end non-blocking; the other end is waited for
- * before each try.  Each wait follows both files when another thread closes a number. */
+/* One splice attempt that cannot block: SPLICE_F_NONBLOCK covers the pipe end only, and
+ * a blocking socket at the other end would still block the OS thread (a TCP splice_read
+ * waits for data), so the output's open file is made non-blocking too, and the input's by
+ * the caller (WITH_NONBLOCK, no switch in between). */
+static ssize_t splice_once(int in, off_t *inoff, int out, off_t *outoff, size_t len,
+                           unsigned flags)
+{
+    ssize_t r;
+    int nb;
+
+    WITH_NONBLOCK(out, nb, r, REAL(splice)(in, inoff, out, outoff, len,
+                                           flags | SPLICE_F_NONBLOCK));
+    return r;
+}
+
+/* splice: after each EAGAIN it waits for one end, the input and the output in turn, and
+ * tries again (a wait comes right after the call said EAGAIN, so both numbers are open).
+ * Each wait follows both files when another thread closes a number. */
 GREEN_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t len,
                             unsigned flags)
 {
     struct green__intr_span span = {0};
     ssize_t r;
-    int caller_errno = errno, cur_in = in, cur_out = out;
+    int caller_errno = errno, cur_in = in, cur_out = out, nb;
 
     if (green__bypass(GREEN_F_SOCKET) || (flags & SPLICE_F_NONBLOCK))
         return REAL(splice)(in, inoff, out, outoff, len, flags);
-    for (;;) {
-        r = REAL(splice)(cur_in, inoff, cur_out, outoff, len, flags | SPLICE_F_NONBLOCK);
+    for (int output = 0;; output ^= 1) {
+        WITH_NONBLOCK(cur_in, nb, r, splice_once(cur_in, inoff, cur_out, outoff, len, flags));
         if (r >= 0) {
             r = ok(caller_errno, r);
             break;
         }
         if (errno != EAGAIN || user_nonblock(cur_in) || user_nonblock(cur_out))
             break;
-        if ((r = wait_follow(&span, 0, &cur_in, &cur_out, GREEN_READ, GREEN_NO_DEADLINE,
-                             EAGAIN)) < 0 ||
-            (r = wait_follow(&span, 0, &cur_out, &cur_in, GREEN_WRITE, GREEN_NO_DEADLINE,
-                             EAGAIN)) < 0)
+        if ((r = wait_follow(&span, 0, output ? &cur_out : &cur_in, output ? &cur_in : &cur_out,
+                             output ? GREEN_WRITE : GREEN_READ, GREEN_NO_DEADLINE, EAGAIN)) < 0)
             break;
     }
     green__fd_unpark(in, cur_in);
@@ -536,6 +550,32 @@ GREEN_EXPORT int close(int fd)
         number_closing(fd);
     green__fd_forget(fd);
     return REAL(close)(fd);
+}
+
+/* close_range and closefrom: what close does, for each number of the range up to the
+ * soft limit.  (CLOSE_RANGE_CLOEXEC closes nothing.) */
+static void range_closing(unsigned first, unsigned last)
+{
+    unsigned top = (unsigned)green__fd_top(0);
+
+    for (unsigned fd = first; fd <= last && fd < top; fd++) {
+        number_closing((int)fd);
+        green__fd_forget((int)fd);
+    }
+}
+
+GREEN_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+    if (!green__bypass(GREEN_F_SOCKET) && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last)
+        range_closing(first, last);
+    return REAL(close_range)(first, last, flags);
+}
+
+GREEN_EXPORT void closefrom(int lowfd)
+{
+    if (!green__bypass(GREEN_F_SOCKET) && lowfd >= 0)
+        range_closing((unsigned)lowfd, ~0U);
+    REAL(closefrom)(lowfd);
 }
 
 static int made(int r, int *fds, int n)

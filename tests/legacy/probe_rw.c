@@ -1733,6 +1733,38 @@ SCENARIO(splice_waits_for_data)
     bytes("got", buf, CALL(read(s[0], buf, sizeof buf)));
 }
 
+/* From a blocking TCP socket, splice waits for data without holding up the other threads
+ * (SPLICE_F_NONBLOCK covers only the pipe end: the shim's attempt blocked the OS thread
+ * in the kernel's TCP splice_read). */
+static volatile int ticks;
+
+static void *ticker(void *p)
+{
+    for (int i = 0; i < 10; i++) {
+        usleep(20000);
+        ticks++;
+    }
+    return p;
+}
+
+SCENARIO(splice_tcp_waits_for_data)
+{
+    int c, s, p[2];
+    pthread_t t;
+    struct later *l;
+    long r;
+
+    tcp_pair(&c, &s);
+    SETUP(pipe(p));
+    SETUP(pthread_create(&t, NULL, ticker, NULL) == 0 ? 0 : -1);
+    l = after_write(300, c, "spliced");
+    r = CALL(splice(s, NULL, p[1], NULL, 64, 0));
+    say("the other thread ran meanwhile: %s", ticks >= 5 ? "yes" : "no");
+    finish(l);
+    pthread_join(t, NULL);
+    bytes("got", buf, CALL(read(p[0], buf, (size_t)r)));
+}
+
 SCENARIO(splice_nonblock)
 {
     int s[2], p[2];

@@ -207,6 +207,7 @@
     X(rw, splice, splice_out_closed_while_waiting, "got: \"spliced\"")                      \
     X(rw, splice, splice_out_dup2_while_waiting, "got: \"spliced\"")                        \
     X(rw, splice, splice_out_close_range_while_waiting, "got: \"spliced\"")                 \
+    X(rw, splice, splice_tcp_waits_for_data, "ran meanwhile: yes")                          \
     X(rw, stdio, fgets_closed_while_waiting, "fgets got: \"line\\x0a\"")                    \
     X(rw, stdio, fflush_closed_while_waiting, "fflush(fp) = 0")                             \
     X(rw, stdio, fwrite_closed_while_waiting, "fp) = 3")                                    \
