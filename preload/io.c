@@ -174,15 +174,12 @@ ssize_t green__io_slow(struct green__op *op, ssize_t r, int caller_errno)
             /* A socket timeout makes the call one that signals always interrupt; so does
              * a transfer already under way (the kernel returns the count so far even
              * with SA_RESTART).  Handlers count from the first wait (of the transfer). */
-            int w = -EINTR;
+            int w = green__hub_wait_io_span(&span, timeo > 0 || done > 0
+                                                       ? GREEN_INTR_ALWAYS
+                                                       : GREEN_INTR_RESTARTABLE,
+                                            &op->fd, NULL, op->events, deadline);
 
-            if (!green__intr_span_begin(&span, timeo > 0 || done > 0
-                                                   ? GREEN_INTR_ALWAYS
-                                                   : GREEN_INTR_RESTARTABLE)) {
-                w = green__hub_wait_io(&op->fd, NULL, op->events, deadline);
-                green__intr_end();
-                woke = 1;
-            }
+            woke = 1;
             if (w < 0) {
                 if (w == -ECANCELED)
                     green__api_result(w);

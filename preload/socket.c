@@ -199,15 +199,11 @@ static int ready_result(int w, int timeout_errno)
 static int wait_follow(struct green__intr_span *span, size_t moved, int *fdp, int *held,
                        int events, int64_t deadline, int timeout_errno)
 {
-    int w = -EINTR;
+    int intr = deadline != GREEN_NO_DEADLINE || moved ? GREEN_INTR_ALWAYS
+                                                      : GREEN_INTR_RESTARTABLE;
 
-    if (!green__intr_span_begin(span, deadline != GREEN_NO_DEADLINE || moved
-                                          ? GREEN_INTR_ALWAYS
-                                          : GREEN_INTR_RESTARTABLE)) {
-        w = green__hub_wait_io(fdp, held, events, deadline);
-        green__intr_end();
-    }
-    return ready_result(w, timeout_errno);
+    return ready_result(green__hub_wait_io_span(span, intr, fdp, held, events, deadline),
+                        timeout_errno);
 }
 
 /* The program made the open file non-blocking: the plain call's EAGAIN stands. */
@@ -416,15 +412,12 @@ GREEN_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
             errno = EAGAIN;
             break;
         }
-        w = -EINTR;
-        if (!green__intr_span_begin(&span, deadline != GREEN_NO_DEADLINE
+        w = green__hub_wait_io_span(&span, deadline != GREEN_NO_DEADLINE
                                                ? GREEN_INTR_ALWAYS
-                                               : GREEN_INTR_RESTARTABLE)) {
-            w = green__hub_wait_io(&cur, NULL, 0, green_now() + pause < deadline
-                                                       ? green_now() + pause
-                                                       : deadline);
-            green__intr_end();
-        }
+                                               : GREEN_INTR_RESTARTABLE,
+                                    &cur, NULL, 0,
+                                    green_now() + pause < deadline ? green_now() + pause
+                                                                   : deadline);
         if (w < 0 && w != -ETIMEDOUT) {
             green__api_result(w);
             errno = -w;

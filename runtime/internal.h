@@ -537,6 +537,19 @@ int green__hub_wait_fd(int fd, int events, int64_t deadline);
  * *fdp must be open: the caller's call on it has just said EAGAIN (or moved bytes), with
  * no switch since (libev aborts on a descriptor epoll_ctl calls bad). */
 int green__hub_wait_io(int *fdp, int *held, int events, int64_t deadline);
+/* green__hub_wait_io as a wait of class intr of a call's span (green__intr_span_begin):
+ * -EINTR, without waiting, if a handler has already ended the call. */
+static inline int green__hub_wait_io_span(struct green__intr_span *s, int intr, int *fdp,
+                                          int *held, int events, int64_t deadline)
+{
+    int w;
+
+    if (green__intr_span_begin(s, intr))
+        return -EINTR;
+    w = green__hub_wait_io(fdp, held, events, deadline);
+    green__intr_end();
+    return w;
+}
 /* Move fd's following waiters to newfd (a dup of it); returns how many moved.  Waiters
  * that do not follow (poll family) stay, for green__hub_fd_closing. */
 size_t green__hub_fd_move(int fd, int newfd);
